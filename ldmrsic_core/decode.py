@@ -1,0 +1,224 @@
+"""``decompress_raster``: an ``.ldmr`` file (or a window of it) → a GeoTIFF.
+
+The output is written window by window, each window being the part of the requested area
+a tile owns; the tiles that overlap a window are decoded (each once, kept in a small cache)
+and blended with their ramp weights. Only the tiles a window touches are read.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio import windows as rwindows
+from rasterio.transform import Affine
+
+from ldmrsic_core.container import ContainerReader
+from ldmrsic_core.device import resolve_device
+from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
+from ldmrsic_core.header import Header
+from ldmrsic_core.models.registry import LoadedCodec, bundled_weights, load_codec
+from ldmrsic_core.outputs import atomic_output, temporary_sibling
+from ldmrsic_core.raster_io import output_profile, restore_metadata, window
+from ldmrsic_core.tile_codec import decode_groups
+from ldmrsic_core.tile_payload import PayloadError, TilePayload
+from ldmrsic_core.tiling import Box, Span
+
+Progress = Callable[[int, int], None]
+
+
+class DamagedTileWarning(UserWarning):
+    """A damaged tile was replaced by nodata (``allow_damaged``)."""
+
+
+@dataclass(frozen=True)
+class DecompressResult:
+    output: Path
+    width: int
+    height: int
+    tiles_read: int
+    damaged_tiles: tuple[int, ...]
+
+
+def codec_for(header: Header, model: str | Path | None, device) -> LoadedCodec:
+    """The weights a file was made with: ``model`` if given (hash checked), else a bundled match."""
+    need = header.codec
+    if model is None:
+        match = [name for name, (_, digest) in bundled_weights().items() if digest == need.sha256]
+        if not match:
+            raise WeightsError(
+                f"weights not available: this file needs model {need.model!r} (SHA-256 {need.sha256}); "
+                "pass --model PATH to that weights file"
+            )
+        model = match[0]
+    try:
+        return load_codec(model, device, expect_sha256=need.sha256)
+    except WeightsError as exc:
+        raise WeightsError(f"weights not available: this file needs model {need.model!r} "
+                           f"(SHA-256 {need.sha256}); {exc}") from None
+
+
+def bbox_box(header: Header, bbox: tuple[float, float, float, float]) -> Box:
+    """A bounding box in the raster's CRS → the pixel box covering it (clipped to the raster)."""
+    minx, miny, maxx, maxy = bbox
+    if not (minx < maxx and miny < maxy):
+        raise InputError(f"--bbox {bbox} is empty: give MINX MINY MAXX MAXY with MINX < MAXX and MINY < MAXY")
+    transform = Affine(*header.raster.transform)
+    win = rwindows.from_bounds(minx, miny, maxx, maxy, transform).round_offsets("floor").round_lengths("ceil")
+    full = Box(Span(0, header.raster.height), Span(0, header.raster.width))
+    box = Box(Span(int(win.row_off), int(win.row_off + win.height)),
+              Span(int(win.col_off), int(win.col_off + win.width))).intersect(full)
+    if box is None:
+        raise InputError(f"--bbox {bbox} does not overlap the raster")
+    return box
+
+
+def decompress_raster(
+    input: str | Path,
+    output: str | Path,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    model: str | Path | None = None,
+    device: str = "auto",
+    cog: bool = False,
+    allow_damaged: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> DecompressResult:
+    """Decode an ``.ldmr`` file to a tiled GeoTIFF (or a COG), optionally only inside ``bbox``."""
+    source, target = Path(input), Path(output)
+    torch_device = resolve_device(device)
+    with ContainerReader(source) as reader:
+        header = Header.from_json(reader.header)
+        if len(reader.entries) != len(header.plan):
+            raise InputError(f"{source.name}: the tile index does not match the tile grid")
+        codec = codec_for(header, model, torch_device)
+        box = bbox_box(header, bbox) if bbox else header.plan.full()
+        decoder = _TileDecoder(reader, header, codec, torch_device, allow_damaged)
+        info = header.raster
+        transform = Affine(*info.transform) @ Affine.translation(box.cols.start, box.rows.start)
+        profile = output_profile(info, box.rows.length, box.cols.length, transform)
+        fill = info.nodata if info.nodata is not None else (np.nan if info.mask_kind == "nan" else 0)
+        write_mask = info.nodata is None and (info.mask_kind == "dataset-mask" or
+                                              (allow_damaged and info.mask_kind != "nan"))
+        parts = list(header.plan.output_windows(box))
+        with atomic_output(target, overwrite, inputs=(source,)) as tmp:
+            tiff = temporary_sibling(target, ".tif.part") if cog else tmp
+            try:
+                with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(tiff, "w", **profile) as dst:
+                    restore_metadata(dst, info)
+                    for done, (owner, part) in enumerate(parts, start=1):
+                        values, valid = decoder.window(owner, part)
+                        values[~valid] = fill
+                        local = Box(Span(part.rows.start - box.rows.start, part.rows.stop - box.rows.start),
+                                    Span(part.cols.start - box.cols.start, part.cols.stop - box.cols.start))
+                        dst.write(values, window=window(local))
+                        if write_mask:
+                            dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(local))
+                        if progress:
+                            progress(done, len(parts))
+                if cog:
+                    rasterio.shutil.copy(tiff, tmp, driver="COG", compress="deflate",
+                                         predictor=profile["predictor"], bigtiff="IF_SAFER",
+                                         overview_resampling="average")
+            finally:
+                if cog:
+                    tiff.unlink(missing_ok=True)
+    return DecompressResult(target, box.cols.length, box.rows.length, decoder.tiles_read, tuple(sorted(decoder.damaged)))
+
+
+class _TileDecoder:
+    """Decodes tiles on demand (each at most once while it is needed) and blends windows."""
+
+    def __init__(self, reader: ContainerReader, header: Header, codec: LoadedCodec, device, allow_damaged: bool):
+        self.reader, self.header, self.codec, self.device = reader, header, codec, device
+        self.allow_damaged = allow_damaged
+        self.plan = header.plan
+        self.groups = [list(g) for g in header.groups]
+        self.cache: OrderedDict[int, tuple[np.ndarray | None, np.ndarray | None]] = OrderedDict()
+        self.capacity = 2 * self.plan.shape[1] + 2
+        self.damaged: set[int] = set()
+        self.tiles_read = 0
+
+    def tile(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(unit bands×h×w over the extent or None when empty/damaged, validity over the owned box or None if damaged)."""
+        if index in self.cache:
+            self.cache.move_to_end(index)
+            return self.cache[index]
+        result = self._decode(index)
+        self.cache[index] = result
+        if len(self.cache) > self.capacity:
+            self.cache.popitem(last=False)
+        return result
+
+    def _decode(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        extent, owned = self.plan.extent(index), self.plan.owned(index)
+        self.tiles_read += 1
+        try:
+            payload = TilePayload.decode(self.reader.read_tile(index), self.header.raster.count, owned.shape)
+            if payload.groups and len(payload.groups) != len(self.groups):
+                raise DamagedTileError(index, "wrong number of band groups")
+        except (DamagedTileError, PayloadError) as exc:
+            error = exc if isinstance(exc, DamagedTileError) else DamagedTileError(index, str(exc))
+            if not self.allow_damaged:
+                raise error from None
+            warnings.warn(f"{error}; filled with nodata", DamagedTileWarning, stacklevel=2)
+            self.damaged.add(index)
+            return None, None
+        unit = None
+        if payload.groups:
+            unit = decode_groups(self.codec.model, payload.groups, self.groups, extent.shape,
+                                 self.header.codec.quality, self.device)
+        return unit, payload.valid
+
+    def window(self, owner: int, part: Box) -> tuple[np.ndarray, np.ndarray]:
+        """Values (output dtype) and validity of ``part``, which lies inside tile ``owner``'s owned box."""
+        bands = self.header.raster.count
+        acc = np.zeros((bands, *part.shape), dtype=np.float64)
+        weight = np.zeros(part.shape, dtype=np.float64)
+        for index in self.plan.touching(part):
+            unit, _ = self.tile(index)
+            if unit is None:
+                continue
+            extent = self.plan.extent(index)
+            inter = extent.intersect(part)
+            if inter is None:
+                continue
+            src = (slice(inter.rows.start - extent.rows.start, inter.rows.stop - extent.rows.start),
+                   slice(inter.cols.start - extent.cols.start, inter.cols.stop - extent.cols.start))
+            dst = (slice(inter.rows.start - part.rows.start, inter.rows.stop - part.rows.start),
+                   slice(inter.cols.start - part.cols.start, inter.cols.stop - part.cols.start))
+            w = self.plan.weights(index)[src]
+            acc[(slice(None), *dst)] += unit[(slice(None), *src)] * w
+            weight[dst] += w
+        _, owner_valid = self.tile(owner)
+        owned = self.plan.owned(owner)
+        if owner_valid is None:
+            valid = np.zeros((bands, *part.shape), dtype=bool)
+        else:
+            valid = owner_valid[:, part.rows.start - owned.rows.start:part.rows.stop - owned.rows.start,
+                                part.cols.start - owned.cols.start:part.cols.stop - owned.cols.start].copy()
+        covered = weight > 0
+        valid &= covered
+        unit = np.divide(acc, weight, out=np.zeros_like(acc), where=covered)
+        dtype = self.header.raster.dtype
+        values = np.stack([m.from_unit(unit[b], dtype) for b, m in enumerate(self.header.mappings)])
+        nodata = self.header.raster.nodata
+        if nodata is not None and not np.isnan(nodata):
+            # A valid pixel that decodes to the nodata value would become a hole: step it off.
+            values[valid & (values == nodata)] = _next_to(nodata, dtype)
+        return values, valid
+
+
+def _next_to(nodata: float, dtype: str) -> float:
+    """The representable value nearest to ``nodata`` (towards the data's interior)."""
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        return nodata + 1 if nodata < np.iinfo(dtype).max else nodata - 1
+    kind = np.dtype(dtype).type
+    return float(np.nextafter(kind(nodata), kind(np.inf) if nodata < 0 else kind(-np.inf)))

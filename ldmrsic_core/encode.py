@@ -1,0 +1,122 @@
+"""``compress_raster``: a raster → an ``.ldmr`` file, tile by tile with windowed reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ldmrsic_core import __version__
+from ldmrsic_core.bands import ValueMapping, default_mapping, group_bands, parse_band_list
+from ldmrsic_core.container import ContainerWriter
+from ldmrsic_core.device import resolve_device
+from ldmrsic_core.header import CodecInfo, Header, RasterInfo
+from ldmrsic_core.models.codec import check_quality, lambda_for_quality
+from ldmrsic_core.models.registry import load_codec
+from ldmrsic_core.outputs import atomic_output
+from ldmrsic_core.raster_io import describe, open_source, read_pixels
+from ldmrsic_core.tile_codec import encode_groups, fill_invalid
+from ldmrsic_core.tile_payload import TilePayload
+from ldmrsic_core.tiling import Box, Span, TilePlan, validate
+
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 16
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)``; raise :class:`~ldmrsic_core.errors.Cancelled` in it to stop."""
+
+
+@dataclass(frozen=True)
+class CompressResult:
+    output: Path
+    bytes: int
+    pixels: int
+    tiles: int
+    clipped: tuple[int, ...]
+
+    @property
+    def bpp(self) -> float:
+        """Bits of the whole file per pixel (all bands together)."""
+        return 8 * self.bytes / self.pixels
+
+
+def compress_raster(
+    input: str | Path,
+    output: str | Path | None = None,
+    *,
+    quality: float = 3.0,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    bands: str | list[int] | None = None,
+    model: str | Path | None = None,
+    device: str = "auto",
+    value_range: tuple[float, float] | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> CompressResult:
+    """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``)."""
+    source = Path(input)
+    target = Path(output) if output is not None else source.with_suffix(".ldmr")
+    quality = check_quality(quality)
+    validate(tile, overlap)
+    torch_device = resolve_device(device)
+    codec = load_codec(model, torch_device)
+    with open_source(source) as src:
+        selected = bands if isinstance(bands, list) else parse_band_list(bands, src.count)
+        info = describe(src, selected)
+        plan = TilePlan(info.height, info.width, tile, overlap)
+        mappings = _mappings(src, info, plan, value_range)
+        groups = group_bands(info.count)
+        clipped = np.zeros(info.count, dtype=np.int64)
+        with atomic_output(target, overwrite, inputs=(source,)) as tmp, ContainerWriter(tmp, len(plan)) as writer:
+            for index in range(len(plan)):
+                extent, owned = plan.extent(index), plan.owned(index)
+                values, valid = read_pixels(src, selected, extent)
+                unit = np.stack([m.to_unit(v) for m, v in zip(mappings, values)])
+                clipped += [m.count_outside(v[ok]) for m, v, ok in zip(mappings, values, valid)]
+                streams = []
+                if valid.any():
+                    streams = encode_groups(codec.model, fill_invalid(unit, valid), groups, quality, torch_device)
+                local = _local(owned, extent)
+                payload = TilePayload(valid[:, local.rows.start:local.rows.stop, local.cols.start:local.cols.stop], streams)
+                writer.add_tile(index, payload.encode())
+                if progress:
+                    progress(index + 1, len(plan))
+            header = Header(
+                raster=info,
+                codec=CodecInfo(codec.name, codec.sha256, codec.config.name, quality, lambda_for_quality(quality)),
+                tile_size=tile,
+                overlap=overlap,
+                groups=tuple(tuple(g) for g in groups),
+                mappings=tuple(mappings),
+                clipped=tuple(int(c) for c in clipped),
+                software=f"ldmrsic-geo {__version__}",
+            )
+            writer.finish(header.to_json())
+    size = target.stat().st_size
+    return CompressResult(target, size, info.width * info.height, len(plan), header.clipped)
+
+
+def _local(box: Box, frame: Box) -> Box:
+    """``box`` in the coordinates of ``frame``'s top-left corner."""
+    return Box(Span(box.rows.start - frame.rows.start, box.rows.stop - frame.rows.start),
+               Span(box.cols.start - frame.cols.start, box.cols.stop - frame.cols.start))
+
+
+def _mappings(src, info: RasterInfo, plan: TilePlan, value_range: tuple[float, float] | None) -> list[ValueMapping]:
+    """Per-band value mappings: the given range, 0–255 for 8-bit, else the valid min–max (one pass)."""
+    if value_range is not None:
+        return [ValueMapping(float(value_range[0]), float(value_range[1]))] * info.count
+    if info.dtype == "uint8":
+        return [default_mapping("uint8", 0, 255)] * info.count
+    lo = np.full(info.count, np.inf)
+    hi = np.full(info.count, -np.inf)
+    for index in range(len(plan)):
+        values, valid = read_pixels(src, list(info.source_bands), plan.owned(index))
+        for b in range(info.count):
+            v = values[b][valid[b]]
+            if v.size:
+                lo[b], hi[b] = min(lo[b], float(v.min())), max(hi[b], float(v.max()))
+    return [default_mapping(info.dtype, lo[b], hi[b]) for b in range(info.count)]

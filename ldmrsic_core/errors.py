@@ -1,0 +1,49 @@
+"""Exception hierarchy: one root, each subclass also inherits the matching builtin."""
+
+from __future__ import annotations
+
+
+class LdmrError(Exception):
+    """Root of every error ldmrsic-geo raises on purpose; the message is one line for the user."""
+
+
+class InputError(LdmrError, ValueError):
+    """Bad input from the user: a missing file, an unsupported raster, an invalid option."""
+
+
+class OutputExistsError(LdmrError, FileExistsError):
+    """The output exists and overwriting was not asked for."""
+
+
+class ContainerError(LdmrError, ValueError):
+    """The .ldmr file cannot be read."""
+
+
+class NotLdmrFileError(ContainerError):
+    """The file does not start with the .ldmr magic."""
+
+
+class UnsupportedVersionError(ContainerError):
+    """The file was written in a format version this reader does not know."""
+
+
+class DamagedFileError(ContainerError):
+    """The header or the tile index is truncated or fails its checksum."""
+
+
+class DamagedTileError(ContainerError):
+    """A tile's payload is truncated or fails its checksum."""
+
+    def __init__(self, index: int, reason: str):
+        super().__init__(
+            f"damaged tile {index}: {reason}; decode with --allow-damaged to fill it with nodata"
+        )
+        self.index = index
+
+
+class WeightsError(LdmrError, ValueError):
+    """A weights file is missing, damaged, or not the one a file was compressed with."""
+
+
+class Cancelled(LdmrError):
+    """Raised from a progress callback to stop an operation; no partial output is left."""

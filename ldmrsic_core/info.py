@@ -1,0 +1,44 @@
+"""``file_info``: what an ``.ldmr`` file holds, as plain JSON-ready data (no model needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ldmrsic_core.container import VERSION, ContainerReader
+from ldmrsic_core.header import Header
+
+def read_header(path: str | Path) -> Header:
+    """The typed header of an ``.ldmr`` file."""
+    with ContainerReader(path) as reader:
+        return Header.from_json(reader.header)
+
+
+def file_info(path: str | Path) -> dict[str, Any]:
+    """Header, rate and tile statistics of an ``.ldmr`` file."""
+    with ContainerReader(path) as reader:
+        header = Header.from_json(reader.header)
+        size = reader.size
+        payload_bytes = sum(e.length for e in reader.entries)
+        info = header.raster
+        rows, cols = header.plan.shape
+        return {
+            "file": str(path),
+            "format_version": f"{VERSION[0]}.{VERSION[1]}",
+            "bytes": size,
+            "bpp": 8 * size / (info.width * info.height),
+            "width": info.width,
+            "height": info.height,
+            "bands": info.count,
+            "dtype": info.dtype,
+            "crs": info.crs_wkt,
+            "transform": list(info.transform),
+            "nodata": header.to_json()["raster"]["nodata"],
+            "quality": header.codec.quality,
+            "model": {"name": header.codec.model, "config": header.codec.config, "sha256": header.codec.sha256},
+            "tiles": {"size": header.tile_size, "overlap": header.overlap, "rows": rows, "cols": cols,
+                      "count": len(reader.entries), "payload_bytes": payload_bytes,
+                      "container_bytes": size - payload_bytes},
+            "clipped_values": list(header.clipped),
+            "header": reader.header,
+        }

@@ -1,0 +1,1 @@
+"""Learned codec models and their configuration table."""

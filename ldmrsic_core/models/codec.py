@@ -1,0 +1,124 @@
+"""Variable-rate ELIC: one set of weights for every quality preset.
+
+ELIC (He et al., "ELIC: Efficient Learned Image Compression with Unevenly Grouped
+Space-Channel Contextual Adaptive Coding", CVPR 2022) as implemented by CompressAI's
+``Elic2022Official``, with per-quality gain vectors on the latent ``y`` (the "gained"
+variable-rate scheme of Cui et al., "Asymmetric Gained Deep Image Compression with
+Continuous Rate Adaptation", CVPR 2021)::
+
+            ┌───┐  y  ┌────────┐ y·g(q) ┌─────────────────────────┐ ŷ·g'(q)  ┌───┐
+     x ──►──┤g_a├──►──┤× gain  ├───►────┤ hyperprior + channel/   ├────►─────┤g_s├──► x̃
+            └───┘     └────────┘        │ checkerboard contexts   │ ÷ gain   └───┘
+                                        └─────────────────────────┘
+
+``g(q)`` scales the latent before quantisation (a larger gain means a finer effective
+quantisation step, so more bits and higher quality); ``g'(q)`` undoes it after decoding.
+Continuous qualities interpolate the two neighbouring presets geometrically:
+``g(q) = g(⌊q⌋)^(1−t) · g(⌈q⌉)^t``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from compressai.models import Elic2022Official
+from torch import Tensor, nn
+
+from ldmrsic_core.errors import InputError
+
+#: The paper's λ for quality presets 1–5 (CompressAI convention: λ·255²·MSE + bpp).
+LAMBDAS: tuple[float, ...] = (4e-4, 8e-4, 32e-4, 100e-4, 450e-4)
+MIN_QUALITY = 1.0
+MAX_QUALITY = float(len(LAMBDAS))
+
+#: Total down-sampling of the analysis transform plus hyper-analysis (4 × 2 × 2 × 2 × 2 × 2).
+STRIDE = 64
+
+
+def check_quality(quality: float) -> float:
+    """Return ``quality`` as float, or raise :class:`InputError` if outside 1.0–5.0."""
+    q = float(quality)
+    if not (MIN_QUALITY <= q <= MAX_QUALITY) or math.isnan(q):
+        raise InputError(
+            f"quality {quality} is out of range: use a value from {MIN_QUALITY:g} to {MAX_QUALITY:g}"
+        )
+    return q
+
+
+def lambda_for_quality(quality: float) -> float:
+    """The rate-distortion λ a (possibly fractional) quality corresponds to, interpolated in log space."""
+    lo, hi, t = _bracket(check_quality(quality))
+    return math.exp((1 - t) * math.log(LAMBDAS[lo]) + t * math.log(LAMBDAS[hi]))
+
+
+def _bracket(quality: float) -> tuple[int, int, float]:
+    """Indices of the neighbouring presets and the interpolation weight of the upper one."""
+    lo = min(int(math.floor(quality)), len(LAMBDAS)) - 1
+    hi = min(lo + 1, len(LAMBDAS) - 1)
+    return lo, hi, quality - (lo + 1)
+
+
+class VariableRateElic(Elic2022Official):
+    """ELIC with per-quality gain vectors so one model covers quality 1.0–5.0.
+
+    Args:
+        N: channels of the main and hyper transforms.
+        M: channels of the latent ``y``.
+        groups: uneven channel-group sizes of the channel context (sum to ``M``).
+        num_qualities: number of quality presets with their own gain vectors.
+    """
+
+    def __init__(self, N: int, M: int, groups: list[int], num_qualities: int = len(LAMBDAS)):
+        super().__init__(N=N, M=M, groups=groups)
+        # High-rate theory: the best quantisation step scales like 1/sqrt(λ); start there.
+        lambdas = torch.tensor(LAMBDAS[:num_qualities], dtype=torch.float64)
+        log_gain = 0.5 * (lambdas.log() - lambdas.log().mean())
+        self.log_gain = nn.Parameter(log_gain.float()[:, None].repeat(1, M))
+        self.log_inv_gain = nn.Parameter(-log_gain.float()[:, None].repeat(1, M))
+
+    def gains(self, quality: float) -> tuple[Tensor, Tensor]:
+        """Encoder and decoder gain vectors (shape 1×M×1×1) for a quality in 1.0–5.0."""
+        lo, hi, t = _bracket(check_quality(quality))
+        log_g = (1 - t) * self.log_gain[lo] + t * self.log_gain[hi]
+        log_ig = (1 - t) * self.log_inv_gain[lo] + t * self.log_inv_gain[hi]
+        return log_g.exp()[None, :, None, None], log_ig.exp()[None, :, None, None]
+
+    def forward(self, x: Tensor, quality: float = 3.0) -> dict[str, Any]:  # type: ignore[override]
+        gain, inv_gain = self.gains(quality)
+        y_out = self.latent_codec(self.g_a(x) * gain)
+        x_hat = self.g_s(y_out["y_hat"] * inv_gain)
+        return {"x_hat": x_hat, "likelihoods": y_out["likelihoods"]}
+
+    @torch.no_grad()
+    def compress(self, x: Tensor, quality: float = 3.0) -> dict[str, Any]:  # type: ignore[override]
+        """Entropy-code ``x`` (N×3×H×W, H and W multiples of :data:`STRIDE`).
+
+        Returns ``strings`` (a flat list, one entry per coded stream, each a list of N
+        byte strings), ``shape`` and ``y_hat`` (the de-gained latent the decoder will see).
+        """
+        _check_size(x)
+        gain, inv_gain = self.gains(quality)
+        out = self.latent_codec.compress(self.g_a(x) * gain)
+        return {"strings": out["strings"], "shape": out["shape"], "y_hat": out["y_hat"] * inv_gain}
+
+    @torch.no_grad()
+    def decompress(self, strings: list[list[bytes]], shape: dict[str, Any], quality: float = 3.0) -> dict[str, Tensor]:  # type: ignore[override]
+        _, inv_gain = self.gains(quality)
+        y_hat = self.latent_codec.decompress(strings, shape)["y_hat"]
+        return {"x_hat": self.synthesize(y_hat * inv_gain)}
+
+    def synthesize(self, y_hat: Tensor) -> Tensor:
+        """Decoder-side reconstruction from a de-gained latent, clamped to [0, 1]."""
+        return self.g_s(y_hat).clamp_(0, 1)
+
+    def latent_shape(self, height: int, width: int) -> dict[str, Any]:
+        """The ``shape`` structure :meth:`decompress` needs for a padded tile size."""
+        h, w = height // 16, width // 16
+        return {"y": [(g, h, w) for g in self.groups], "hyper": torch.Size((h // 4, w // 4))}
+
+
+def _check_size(x: Tensor) -> None:
+    if x.dim() != 4 or x.shape[1] != 3 or x.shape[-2] % STRIDE or x.shape[-1] % STRIDE:
+        raise ValueError(f"expected N×3×H×W with H, W multiples of {STRIDE}, got {tuple(x.shape)}")

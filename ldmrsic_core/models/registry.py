@@ -1,0 +1,162 @@
+"""The model table: configurations, named weights shipped with the package, and loading.
+
+A weights file is a ``torch.save`` of plain containers and tensors (loaded with
+``weights_only=True``, so no code runs on load)::
+
+    {"format": "ldmrsic-weights", "version": 1, "name": str, "config": str,
+     "trained": bool, "notes": str, "state_dict": {...}}
+
+Its identity is the SHA-256 of the file's bytes; a container records it, and decoding
+refuses weights with another hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.models.codec import VariableRateElic
+
+WEIGHTS_FORMAT = "ldmrsic-weights"
+WEIGHTS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """Channel sizes of a :class:`VariableRateElic`."""
+
+    name: str
+    N: int
+    M: int
+    groups: tuple[int, ...]
+    summary: str
+
+    def build(self) -> VariableRateElic:
+        return VariableRateElic(N=self.N, M=self.M, groups=list(self.groups))
+
+
+CONFIGS: dict[str, CodecConfig] = {
+    c.name: c
+    for c in (
+        CodecConfig("elic-paper", 192, 320, (16, 16, 32, 64, 192), "ELIC as in the paper"),
+        CodecConfig("elic-small", 128, 192, (16, 16, 32, 64, 64), "production default size"),
+        CodecConfig("elic-tiny", 16, 32, (4, 4, 8, 16), "for tests only"),
+    )
+}
+DEFAULT_CONFIG = "elic-small"
+
+
+@dataclass(frozen=True)
+class LoadedCodec:
+    """A codec ready for entropy coding, with the identity a container records."""
+
+    name: str
+    sha256: str
+    config: CodecConfig
+    trained: bool
+    model: VariableRateElic
+
+
+def config(name: str) -> CodecConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise WeightsError(f"unknown model configuration {name!r}; known: {', '.join(CONFIGS)}") from None
+
+
+def bundled_weights() -> dict[str, tuple[Path, str]]:
+    """Named weights shipped in the package: name → (path, expected SHA-256)."""
+    table = resources.files("ldmrsic_core") / "weights" / "models.json"
+    if not table.is_file():
+        return {}
+    entries = json.loads(table.read_text())
+    folder = Path(str(resources.files("ldmrsic_core") / "weights"))
+    return {name: (folder / e["file"], e["sha256"]) for name, e in entries.items()}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def no_model_message() -> str:
+    if bundled_weights():
+        return ""
+    return (
+        "no trained model is bundled with this version of ldmrsic-geo yet; pass --model PATH "
+        "to a weights file (ldmrsic-geo models lists what is available)"
+    )
+
+
+def resolve(model: str | Path | None) -> tuple[str, Path, str | None]:
+    """Turn a model argument (name, path or None for the default) into (name, path, expected hash)."""
+    named = bundled_weights()
+    if model is None:
+        if not named:
+            raise WeightsError(no_model_message())
+        model = next(iter(named))
+    if str(model) in named:
+        path, digest = named[str(model)]
+        return str(model), path, digest
+    path = Path(model)
+    if path.is_file():
+        return path.stem, path, None
+    known = ", ".join(named) or "none bundled"
+    raise WeightsError(f"model {model!s} is neither a bundled model name ({known}) nor an existing weights file")
+
+
+def load_codec(model: str | Path | None = None, device: str | torch.device = "cpu",
+               expect_sha256: str | None = None) -> LoadedCodec:
+    """Load a codec by bundled name or path, verifying its SHA-256 (and ``expect_sha256`` if given)."""
+    name, path, digest = resolve(model)
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if digest is not None and actual != digest:
+        raise WeightsError(f"weights file {path} is damaged: SHA-256 {actual} differs from the recorded {digest}")
+    if expect_sha256 is not None and actual != expect_sha256:
+        raise WeightsError(
+            f"weights {path} (SHA-256 {actual[:16]}…) are not the ones this file needs (SHA-256 {expect_sha256})"
+        )
+    try:
+        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a bad file
+        raise WeightsError(f"{path} is not a readable weights file ({type(exc).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != WEIGHTS_FORMAT:
+        raise WeightsError(f"{path} is not an ldmrsic-geo weights file")
+    if blob.get("version") != WEIGHTS_VERSION:
+        raise WeightsError(f"{path} has weights format version {blob.get('version')}, this reader needs {WEIGHTS_VERSION}")
+    cfg = config(str(blob["config"]))
+    net = cfg.build()
+    net.load_state_dict(blob["state_dict"])
+    net.eval().to(device)
+    return LoadedCodec(name=str(blob.get("name") or name), sha256=actual, config=cfg,
+                       trained=bool(blob.get("trained")), model=net)
+
+
+def save_weights(net: VariableRateElic, config_name: str, path: Path, *, name: str,
+                 trained: bool, notes: str = "") -> str:
+    """Write a weights file (CDF tables built first) and return its SHA-256."""
+    net.update(force=True)
+    blob = {
+        "format": WEIGHTS_FORMAT,
+        "version": WEIGHTS_VERSION,
+        "name": name,
+        "config": config_name,
+        "trained": trained,
+        "notes": notes,
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+    }
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    Path(path).write_bytes(buf.getvalue())
+    return hashlib.sha256(buf.getvalue()).hexdigest()

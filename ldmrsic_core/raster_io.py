@@ -1,0 +1,124 @@
+"""Raster access with rasterio: opening with clear errors, metadata capture and restore,
+windowed reads of pixels with their validity, and the output GeoTIFF profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.enums import ColorInterp
+from rasterio.windows import Window
+
+from ldmrsic_core.bands import check_dtype
+from ldmrsic_core.errors import InputError
+from ldmrsic_core.header import RasterInfo
+from ldmrsic_core.tiling import Box
+
+
+def open_source(path: Path) -> rasterio.DatasetReader:
+    """Open a raster for reading or raise :class:`InputError` saying why it cannot be used."""
+    if not path.exists():
+        raise InputError(f"{path} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a raster file")
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError:
+        raise InputError(f"{path} is not a raster GDAL can read") from None
+    if src.width < 1 or src.height < 1 or src.count < 1:
+        src.close()
+        raise InputError(f"{path} has no pixels ({src.width}×{src.height}, {src.count} bands)")
+    return src
+
+
+def describe(src: rasterio.DatasetReader, bands: list[int]) -> RasterInfo:
+    """Capture the metadata of the selected 1-based ``bands`` of an open raster."""
+    dtypes = {src.dtypes[b - 1] for b in bands}
+    if len(dtypes) != 1:
+        raise InputError(f"selected bands have different data types ({', '.join(sorted(dtypes))})")
+    dtype = dtypes.pop()
+    check_dtype(dtype)
+    if src.nodata is not None:
+        mask_kind = "nodata"
+    elif np.issubdtype(np.dtype(dtype), np.floating):
+        mask_kind = "nan"
+    elif any(flag != rasterio.enums.MaskFlags.all_valid for b in bands for flag in src.mask_flag_enums[b - 1]):
+        mask_kind = "dataset-mask"
+    else:
+        mask_kind = "none"
+    return RasterInfo(
+        width=src.width,
+        height=src.height,
+        dtype=dtype,
+        crs_wkt=src.crs.to_wkt() if src.crs else None,
+        transform=tuple(src.transform)[:6],
+        nodata=None if src.nodata is None else float(src.nodata),
+        source_bands=tuple(bands),
+        descriptions=tuple(src.descriptions[b - 1] for b in bands),
+        colorinterp=tuple(src.colorinterp[b - 1].name for b in bands),
+        units=tuple(src.units[b - 1] or None for b in bands),
+        scales=tuple(float(src.scales[b - 1]) for b in bands),
+        offsets=tuple(float(src.offsets[b - 1]) for b in bands),
+        tags=dict(src.tags()),
+        band_tags=tuple(dict(src.tags(b)) for b in bands),
+        mask_kind=mask_kind,
+    )
+
+
+def window(box: Box) -> Window:
+    return Window(box.cols.start, box.rows.start, box.cols.length, box.rows.length)
+
+
+def read_pixels(src: rasterio.DatasetReader, bands: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel values (bands×rows×cols) and their validity (bool, same shape) inside ``box``."""
+    win = window(box)
+    values = src.read(bands, window=win)
+    valid = src.read_masks(bands, window=win) > 0
+    if np.issubdtype(values.dtype, np.floating):
+        valid &= np.isfinite(values)
+    return values, valid
+
+
+def output_profile(info: RasterInfo, height: int, width: int, transform: Any) -> dict[str, Any]:
+    """Creation options of the decoded GeoTIFF: tiled, lossless DEFLATE, BigTIFF when needed."""
+    floating = np.issubdtype(np.dtype(info.dtype), np.floating)
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": info.count,
+        "dtype": info.dtype,
+        "crs": rasterio.crs.CRS.from_wkt(info.crs_wkt) if info.crs_wkt else None,
+        "transform": transform,
+        "nodata": info.nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "predictor": 3 if floating else 2,
+        "bigtiff": "IF_SAFER",
+    }
+    if info.count >= 3 and info.dtype == "uint8" and info.colorinterp[:3] == ("red", "green", "blue"):
+        profile["photometric"] = "RGB"
+    if info.count > 1:
+        profile["interleave"] = "pixel" if info.count <= 4 else "band"
+    return profile
+
+
+def restore_metadata(dst: rasterio.io.DatasetWriter, info: RasterInfo) -> None:
+    """Band descriptions, colour interpretation, units, scales/offsets and tags."""
+    for i, desc in enumerate(info.descriptions, start=1):
+        if desc:
+            dst.set_band_description(i, desc)
+    dst.colorinterp = [ColorInterp[name] for name in info.colorinterp]
+    if any(info.units):
+        dst.units = tuple(u or "" for u in info.units)
+    dst.scales = info.scales
+    dst.offsets = info.offsets
+    if info.tags:
+        dst.update_tags(**info.tags)
+    for i, tags in enumerate(info.band_tags, start=1):
+        if tags:
+            dst.update_tags(i, **tags)
