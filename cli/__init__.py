@@ -1,0 +1,1 @@
+"""The ``ldmrsic-geo`` command (installed as the ``ldmrsic_cli`` package)."""

@@ -1,0 +1,41 @@
+"""``ldmrsic-geo compress``."""
+
+from __future__ import annotations
+
+import click
+
+from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite_option, progress_bar, quality_option
+
+
+@click.command()
+@click.argument("input", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--output", "-o", default=None, help="Output .ldmr file [default: INPUT with suffix .ldmr].")
+@quality_option
+@click.option("--tile", type=int, default=None, help="Tile size in pixels, a multiple of 64 [default: 512].")
+@click.option("--overlap", type=int, default=None, help="Overlap of neighbouring tiles in pixels [default: 16].")
+@click.option("--bands", default=None, help="Bands to keep, in order, e.g. 4,3,2 [default: all].")
+@click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
+              help="Map values LO..HI to the codec range for every band (others are clipped) "
+                   "[default: 0–255 for 8-bit data, else each band's valid min–max].")
+@model_option
+@device_option
+@overwrite_option
+@click.pass_context
+def compress(ctx, input, output, quality, tile, overlap, bands, value_range, model, device, overwrite):
+    """Compress a raster (GeoTIFF or any GDAL raster) into an .ldmr file."""
+    from ldmrsic_core import compress_raster
+    from ldmrsic_core.encode import DEFAULT_OVERLAP, DEFAULT_TILE
+
+    update, close = progress_bar(ctx, "compress")
+    try:
+        result = compress_raster(
+            input, output, quality=quality, tile=tile or DEFAULT_TILE,
+            overlap=DEFAULT_OVERLAP if overlap is None else overlap, bands=bands, model=model,
+            device=device, value_range=tuple(value_range) if value_range else None,
+            overwrite=overwrite, progress=update,
+        )
+    finally:
+        close()
+    clipped = sum(result.clipped)
+    echo_err(f"wrote {result.output} ({result.bytes} bytes, {result.bpp:.4f} bpp, {result.tiles} tiles"
+             + (f", {clipped} values clipped to the stored range" if clipped else "") + ")")

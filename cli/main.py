@@ -1,0 +1,65 @@
+"""Entry point: the click group, error reporting and signal handling."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+
+import click
+
+from ldmrsic_cli.compress import compress
+from ldmrsic_cli.decompress import decompress
+from ldmrsic_cli.info import info
+from ldmrsic_cli.models import models
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="ldmrsic-geo")
+def cli(quiet, debug):
+    """Learned compression for geospatial rasters (ELIC codec, LDM-RSIC enhancement)."""
+
+
+for command in (compress, decompress, info, models):
+    cli.add_command(command)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status (errors: one line on stderr, no traceback unless --debug)."""
+    from ldmrsic_core.errors import LdmrError
+
+    argv = sys.argv[1:] if args is None else list(args)
+    debug = "--debug" in argv
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli.main(args=argv, prog_name="ldmrsic-geo", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("ldmrsic-geo: interrupted; no output was left behind", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("ldmrsic-geo: interrupted; no output was left behind", err=True)
+        return 130
+    except (LdmrError, OSError) as exc:
+        if debug:
+            traceback.print_exc()
+        message = str(exc) if isinstance(exc, LdmrError) else f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        click.echo(f"ldmrsic-geo: error: {message}", err=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""``ldmrsic-geo models``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def models(ctx):
+    """List model configurations and the bundled weights."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ldmrsic_core.models.registry import CONFIGS, DEFAULT_CONFIG, bundled_weights, no_model_message
+
+    listing = {
+        "configurations": {
+            name: {"N": c.N, "M": c.M, "groups": list(c.groups), "parameters": _parameters(name),
+                   "default": name == DEFAULT_CONFIG, "summary": c.summary}
+            for name, c in CONFIGS.items()
+        },
+        "bundled": {name: {"file": path.name, "sha256": digest} for name, (path, digest) in bundled_weights().items()},
+    }
+    click.echo(json.dumps(listing, indent=2))
+    if not listing["bundled"]:
+        click.echo(no_model_message(), err=True)
+
+
+@models.command("init")
+@click.argument("config")
+@click.option("--output", "-o", required=True, help="Weights file to write.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+def init(config, output, seed, overwrite):
+    """Write UNTRAINED (randomly initialised) weights of CONFIG, for testing the pipeline only.
+
+    Random weights code and decode exactly, but the pictures they give back are poor.
+    """
+    from pathlib import Path
+
+    import torch
+
+    from ldmrsic_core.models.registry import config as get_config
+    from ldmrsic_core.models.registry import save_weights
+    from ldmrsic_core.outputs import atomic_output
+
+    cfg = get_config(config)
+    torch.manual_seed(seed)
+    with atomic_output(Path(output), overwrite) as tmp:
+        digest = save_weights(cfg.build().eval(), cfg.name, tmp, name=Path(output).stem, trained=False,
+                              notes=f"random initialisation, seed {seed}")
+    click.echo(f"wrote {output} (untrained {cfg.name}, SHA-256 {digest})", err=True)
+
+
+def _parameters(name: str) -> int:
+    from ldmrsic_core.models.registry import CONFIGS
+
+    return sum(p.numel() for p in CONFIGS[name].build().parameters())

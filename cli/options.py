@@ -1,0 +1,35 @@
+"""Options and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+import click
+
+quality_option = click.option("--quality", "-q", type=float, default=3.0, show_default=True,
+                              help="Quality from 1.0 (smallest file) to 5.0 (best); fractions interpolate.")
+model_option = click.option("--model", "-m", default=None,
+                            help="Model name (see `ldmrsic-geo models`) or path to a weights file.")
+device_option = click.option("--device", default="auto", show_default=True,
+                             help="auto (GPU when available), cpu or cuda.")
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
+
+
+def progress_bar(ctx: click.Context, description: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A tqdm progress callback (silent with --quiet or when stderr is not a terminal) and its closer."""
+    from tqdm import tqdm
+
+    quiet = ctx.find_root().params.get("quiet") or not sys.stderr.isatty()
+    bar = tqdm(desc=description, unit="tile", disable=quiet, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
