@@ -36,6 +36,8 @@ def compress(ctx, input, output, quality, tile, overlap, bands, value_range, mod
         )
     finally:
         close()
+    for note in result.notes:
+        echo_err(f"note: {note}")
     clipped = sum(result.clipped)
     echo_err(f"wrote {result.output} ({result.bytes} bytes, {result.bpp:.4f} bpp, {result.tiles} tiles"
              + (f", {clipped} values clipped to the stored range" if clipped else "") + ")")

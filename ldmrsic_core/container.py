@@ -49,7 +49,7 @@ class ContainerWriter:
     def __init__(self, path: Path, tile_count: int):
         self._file: BinaryIO = open(path, "wb")
         self._entries: list[IndexEntry | None] = [None] * tile_count
-        self._file.write(bytes(PREAMBLE_SIZE))
+        self._file.write(_preamble(0, 0, 0, tile_count))  # zero offsets mark an unfinished file
         self._offset = PREAMBLE_SIZE
 
     def add_tile(self, index: int, payload: bytes) -> None:
@@ -69,11 +69,8 @@ class ContainerWriter:
         index_offset = header_offset + len(header_bytes) + 4
         index = b"".join(_ENTRY.pack(e.offset, e.length, e.crc32) for e in self._entries if e)
         self._file.write(index + struct.pack("<I", zlib.crc32(index)))
-        preamble = _PREAMBLE.pack(MAGIC, *VERSION, 0, header_offset, len(header_bytes),
-                                  index_offset, len(self._entries))
-        preamble += struct.pack("<I", zlib.crc32(preamble))
         self._file.seek(0)
-        self._file.write(preamble.ljust(PREAMBLE_SIZE, b"\0"))
+        self._file.write(_preamble(header_offset, len(header_bytes), index_offset, len(self._entries)))
         self._file.flush()
         os.fsync(self._file.fileno())
         self.close()
@@ -86,6 +83,11 @@ class ContainerWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _preamble(header_offset: int, header_length: int, index_offset: int, tiles: int) -> bytes:
+    body = _PREAMBLE.pack(MAGIC, *VERSION, 0, header_offset, header_length, index_offset, tiles)
+    return (body + struct.pack("<I", zlib.crc32(body))).ljust(PREAMBLE_SIZE, b"\0")
 
 
 class ContainerReader:

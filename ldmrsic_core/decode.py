@@ -7,6 +7,7 @@ and blended with their ramp weights. Only the tiles a window touches are read.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -70,10 +71,12 @@ def bbox_box(header: Header, bbox: tuple[float, float, float, float]) -> Box:
     if not (minx < maxx and miny < maxy):
         raise InputError(f"--bbox {bbox} is empty: give MINX MINY MAXX MAXY with MINX < MAXX and MINY < MAXY")
     transform = Affine(*header.raster.transform)
-    win = rwindows.from_bounds(minx, miny, maxx, maxy, transform).round_offsets("floor").round_lengths("ceil")
+    win = rwindows.from_bounds(minx, miny, maxx, maxy, transform)
+    eps = 1e-6  # bounds taken from pixel edges land on whole pixels up to float error
+    rows = Span(math.floor(win.row_off + eps), math.ceil(win.row_off + win.height - eps))
+    cols = Span(math.floor(win.col_off + eps), math.ceil(win.col_off + win.width - eps))
     full = Box(Span(0, header.raster.height), Span(0, header.raster.width))
-    box = Box(Span(int(win.row_off), int(win.row_off + win.height)),
-              Span(int(win.col_off), int(win.col_off + win.width))).intersect(full)
+    box = Box(rows, cols).intersect(full) if rows.length > 0 and cols.length > 0 else None
     if box is None:
         raise InputError(f"--bbox {bbox} does not overlap the raster")
     return box

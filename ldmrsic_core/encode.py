@@ -35,6 +35,7 @@ class CompressResult:
     pixels: int
     tiles: int
     clipped: tuple[int, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def bpp(self) -> float:
@@ -75,12 +76,14 @@ def compress_raster(
                 extent, owned = plan.extent(index), plan.owned(index)
                 values, valid = read_pixels(src, selected, extent)
                 unit = np.stack([m.to_unit(v) for m, v in zip(mappings, values)])
-                clipped += [m.count_outside(v[ok]) for m, v, ok in zip(mappings, values, valid)]
                 streams = []
                 if valid.any():
                     streams = encode_groups(codec.model, fill_invalid(unit, valid), groups, quality, torch_device)
                 local = _local(owned, extent)
-                payload = TilePayload(valid[:, local.rows.start:local.rows.stop, local.cols.start:local.cols.stop], streams)
+                inside = (slice(None), slice(local.rows.start, local.rows.stop), slice(local.cols.start, local.cols.stop))
+                owned_values, owned_valid = values[inside], valid[inside]
+                clipped += [m.count_outside(v[ok]) for m, v, ok in zip(mappings, owned_values, owned_valid)]
+                payload = TilePayload(owned_valid, streams)
                 writer.add_tile(index, payload.encode())
                 if progress:
                     progress(index + 1, len(plan))
@@ -96,7 +99,8 @@ def compress_raster(
             )
             writer.finish(header.to_json())
     size = target.stat().st_size
-    return CompressResult(target, size, info.width * info.height, len(plan), header.clipped)
+    notes = () if info.crs_wkt else (f"{source.name} has no CRS; the decoded raster will have none either",)
+    return CompressResult(target, size, info.width * info.height, len(plan), header.clipped, notes)
 
 
 def _local(box: Box, frame: Box) -> Box:

@@ -3,6 +3,7 @@ windowed reads of pixels with their validity, and the output GeoTIFF profile."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ def open_source(path: Path) -> rasterio.DatasetReader:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a raster file")
     try:
-        src = rasterio.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            src = rasterio.open(path)
     except rasterio.errors.RasterioIOError:
         raise InputError(f"{path} is not a raster GDAL can read") from None
     if src.width < 1 or src.height < 1 or src.count < 1:

@@ -1,0 +1,71 @@
+"""Shared fixtures: a tiny untrained codec, small real GeoTIFFs, synthetic rasters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from ldmrsic_core.models.registry import CONFIGS, save_weights
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """Randomly initialised elic-tiny weights: exact bitstream round trips, poor pictures."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_weights(CONFIGS["elic-tiny"].build().eval(), "elic-tiny", path, name="tiny-test", trained=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def other_weights(tmp_path_factory) -> Path:
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("weights") / "other.pt"
+    save_weights(CONFIGS["elic-tiny"].build().eval(), "elic-tiny", path, name="other", trained=False)
+    return path
+
+
+def write_raster(path: Path, data: np.ndarray, *, nodata=None, crs="EPSG:32633", **extra) -> Path:
+    """Write bands×rows×cols ``data`` as a GeoTIFF with a 10 m UTM grid."""
+    profile = {
+        "driver": "GTiff", "width": data.shape[2], "height": data.shape[1], "count": data.shape[0],
+        "dtype": data.dtype.name, "crs": crs, "transform": from_origin(500000, 4000000, 10, 10),
+        "nodata": nodata, **extra,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return path
+
+
+@pytest.fixture
+def float_nan_raster(tmp_path) -> Path:
+    """float32, 1 band, NaN holes and no nodata value."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:90, 0:100]
+    data = (np.sin(xx / 9) * np.cos(yy / 7) * 40 + 100 + rng.normal(0, 2, (90, 100))).astype("float32")
+    data[10:20, 30:60] = np.nan
+    data[70:, :5] = np.nan
+    return write_raster(tmp_path / "float_nan.tif", data[None])
+
+
+@pytest.fixture
+def two_band_raster(tmp_path) -> Path:
+    rng = np.random.default_rng(4)
+    data = (rng.integers(0, 30, (2, 70, 80)) + np.arange(80) * 40).astype("uint16")
+    return write_raster(tmp_path / "two_band.tif", data)
+
+
+@pytest.fixture
+def no_crs_raster(tmp_path) -> Path:
+    data = np.random.default_rng(5).integers(0, 255, (3, 64, 64)).astype("uint8")
+    path = tmp_path / "no_crs.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint8") as dst:
+        dst.write(data)
+    return path
