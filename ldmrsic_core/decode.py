@@ -24,7 +24,7 @@ from ldmrsic_core.container import ContainerReader
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
 from ldmrsic_core.header import Header
-from ldmrsic_core.models.registry import LoadedCodec, bundled_weights, load_codec
+from ldmrsic_core.models.registry import LoadedCodec, load_codec, named_weights
 from ldmrsic_core.outputs import atomic_output, temporary_sibling
 from ldmrsic_core.raster_io import output_profile, restore_metadata, window
 from ldmrsic_core.tile_codec import decode_groups
@@ -51,7 +51,7 @@ def codec_for(header: Header, model: str | Path | None, device) -> LoadedCodec:
     """The weights a file was made with: ``model`` if given (hash checked), else a bundled match."""
     need = header.codec
     if model is None:
-        match = [name for name, (_, digest) in bundled_weights().items() if digest == need.sha256]
+        match = [w.name for w in named_weights().values() if w.sha256 == need.sha256]
         if not match:
             raise WeightsError(
                 f"weights not available: this file needs model {need.model!r} (SHA-256 {need.sha256}); "
@@ -119,8 +119,7 @@ def decompress_raster(
                     for done, (owner, part) in enumerate(parts, start=1):
                         values, valid = decoder.window(owner, part)
                         values[~valid] = fill
-                        local = Box(Span(part.rows.start - box.rows.start, part.rows.stop - box.rows.start),
-                                    Span(part.cols.start - box.cols.start, part.cols.stop - box.cols.start))
+                        local = part.relative_to(box)
                         dst.write(values, window=window(local))
                         if write_mask:
                             dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(local))
@@ -193,10 +192,7 @@ class _TileDecoder:
             inter = extent.intersect(part)
             if inter is None:
                 continue
-            src = (slice(inter.rows.start - extent.rows.start, inter.rows.stop - extent.rows.start),
-                   slice(inter.cols.start - extent.cols.start, inter.cols.stop - extent.cols.start))
-            dst = (slice(inter.rows.start - part.rows.start, inter.rows.stop - part.rows.start),
-                   slice(inter.cols.start - part.cols.start, inter.cols.stop - part.cols.start))
+            src, dst = inter.relative_to(extent).slices, inter.relative_to(part).slices
             w = self.plan.weights(index)[src]
             acc[(slice(None), *dst)] += unit[(slice(None), *src)] * w
             weight[dst] += w
@@ -205,8 +201,7 @@ class _TileDecoder:
         if owner_valid is None:
             valid = np.zeros((bands, *part.shape), dtype=bool)
         else:
-            valid = owner_valid[:, part.rows.start - owned.rows.start:part.rows.stop - owned.rows.start,
-                                part.cols.start - owned.cols.start:part.cols.stop - owned.cols.start].copy()
+            valid = owner_valid[(slice(None), *part.relative_to(owned).slices)].copy()
         covered = weight > 0
         valid &= covered
         unit = np.divide(acc, weight, out=np.zeros_like(acc), where=covered)

@@ -9,17 +9,17 @@ from typing import Callable
 import numpy as np
 
 from ldmrsic_core import __version__
-from ldmrsic_core.bands import ValueMapping, default_mapping, group_bands, parse_band_list
+from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.container import ContainerWriter
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.header import CodecInfo, Header, RasterInfo
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.models.registry import load_codec
 from ldmrsic_core.outputs import atomic_output
-from ldmrsic_core.raster_io import describe, open_source, read_pixels
+from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.tile_codec import encode_groups, fill_invalid
 from ldmrsic_core.tile_payload import TilePayload
-from ldmrsic_core.tiling import Box, Span, TilePlan, validate
+from ldmrsic_core.tiling import TilePlan, validate
 
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 16
@@ -68,7 +68,7 @@ def compress_raster(
         selected = bands if isinstance(bands, list) else parse_band_list(bands, src.count)
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
-        mappings = _mappings(src, info, plan, value_range)
+        mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range)
         groups = group_bands(info.count)
         clipped = np.zeros(info.count, dtype=np.int64)
         with atomic_output(target, overwrite, inputs=(source,)) as tmp, ContainerWriter(tmp, len(plan)) as writer:
@@ -79,8 +79,7 @@ def compress_raster(
                 streams = []
                 if valid.any():
                     streams = encode_groups(codec.model, fill_invalid(unit, valid), groups, quality, torch_device)
-                local = _local(owned, extent)
-                inside = (slice(None), slice(local.rows.start, local.rows.stop), slice(local.cols.start, local.cols.stop))
+                inside = (slice(None), *owned.relative_to(extent).slices)
                 owned_values, owned_valid = values[inside], valid[inside]
                 clipped += [m.count_outside(v[ok]) for m, v, ok in zip(mappings, owned_values, owned_valid)]
                 payload = TilePayload(owned_valid, streams)
@@ -101,26 +100,3 @@ def compress_raster(
     size = target.stat().st_size
     notes = () if info.crs_wkt else (f"{source.name} has no CRS; the decoded raster will have none either",)
     return CompressResult(target, size, info.width * info.height, len(plan), header.clipped, notes)
-
-
-def _local(box: Box, frame: Box) -> Box:
-    """``box`` in the coordinates of ``frame``'s top-left corner."""
-    return Box(Span(box.rows.start - frame.rows.start, box.rows.stop - frame.rows.start),
-               Span(box.cols.start - frame.cols.start, box.cols.stop - frame.cols.start))
-
-
-def _mappings(src, info: RasterInfo, plan: TilePlan, value_range: tuple[float, float] | None) -> list[ValueMapping]:
-    """Per-band value mappings: the given range, 0–255 for 8-bit, else the valid min–max (one pass)."""
-    if value_range is not None:
-        return [ValueMapping(float(value_range[0]), float(value_range[1]))] * info.count
-    if info.dtype == "uint8":
-        return [default_mapping("uint8", 0, 255)] * info.count
-    lo = np.full(info.count, np.inf)
-    hi = np.full(info.count, -np.inf)
-    for index in range(len(plan)):
-        values, valid = read_pixels(src, list(info.source_bands), plan.owned(index))
-        for b in range(info.count):
-            v = values[b][valid[b]]
-            if v.size:
-                lo[b], hi[b] = min(lo[b], float(v.min())), max(hi[b], float(v.max()))
-    return [default_mapping(info.dtype, lo[b], hi[b]) for b in range(info.count)]

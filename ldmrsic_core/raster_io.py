@@ -12,7 +12,7 @@ import rasterio
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
-from ldmrsic_core.bands import check_dtype
+from ldmrsic_core.bands import ValueMapping, check_dtype, default_mapping
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.header import RasterInfo
 from ldmrsic_core.tiling import Box
@@ -125,3 +125,25 @@ def restore_metadata(dst: rasterio.io.DatasetWriter, info: RasterInfo) -> None:
     for i, tags in enumerate(info.band_tags, start=1):
         if tags:
             dst.update_tags(i, **tags)
+
+
+def scan_mappings(src: rasterio.DatasetReader, info: RasterInfo, boxes: list[Box],
+                  value_range: tuple[float, float] | None = None) -> list[ValueMapping]:
+    """Per-band value mappings: ``value_range`` if given, 0–255 for 8-bit data, else each band's
+    valid min–max found by reading ``boxes`` (which should cover the raster) one at a time."""
+    if value_range is not None:
+        lo, hi = map(float, value_range)
+        if not lo < hi:
+            raise InputError(f"--value-range {lo:g} {hi:g} is empty: give LO < HI")
+        return [ValueMapping(lo, hi)] * info.count
+    if info.dtype == "uint8":
+        return [default_mapping("uint8", 0, 255)] * info.count
+    lo = np.full(info.count, np.inf)
+    hi = np.full(info.count, -np.inf)
+    for box in boxes:
+        values, valid = read_pixels(src, list(info.source_bands), box)
+        for b in range(info.count):
+            v = values[b][valid[b]]
+            if v.size:
+                lo[b], hi[b] = min(lo[b], float(v.min())), max(hi[b], float(v.max()))
+    return [default_mapping(info.dtype, lo[b], hi[b]) for b in range(info.count)]

@@ -54,6 +54,15 @@ class Box:
         rows, cols = self.rows.intersect(other.rows), self.cols.intersect(other.cols)
         return Box(rows, cols) if rows and cols else None
 
+    def relative_to(self, frame: Box) -> Box:
+        """This box in the coordinates of ``frame``'s top-left corner."""
+        r, c = frame.rows.start, frame.cols.start
+        return Box(Span(self.rows.start - r, self.rows.stop - r), Span(self.cols.start - c, self.cols.stop - c))
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.rows.start, self.rows.stop), slice(self.cols.start, self.cols.stop)
+
 
 @dataclass(frozen=True)
 class AxisPlan:
