@@ -10,10 +10,10 @@ import click
 @click.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx):
-    """List model configurations and the bundled weights."""
+    """List model configurations and the named models (bundled and exported)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ldmrsic_core.models.registry import CONFIGS, DEFAULT_CONFIG, bundled_weights, no_model_message
+    from ldmrsic_core.models.registry import CONFIGS, DEFAULT_CONFIG, default_model, named_weights, no_model_message
 
     listing = {
         "configurations": {
@@ -21,10 +21,12 @@ def models(ctx):
                    "default": name == DEFAULT_CONFIG, "summary": c.summary}
             for name, c in CONFIGS.items()
         },
-        "bundled": {name: {"file": path.name, "sha256": digest} for name, (path, digest) in bundled_weights().items()},
+        "models": {w.name: {"config": w.config, "sha256": w.sha256, "path": str(w.path), "bundled": w.bundled,
+                            "default": w.name == default_model(), "notes": w.notes}
+                   for w in named_weights().values()},
     }
     click.echo(json.dumps(listing, indent=2))
-    if not listing["bundled"]:
+    if not default_model():
         click.echo(no_model_message(), err=True)
 
 

@@ -10,7 +10,7 @@ mkdir -p scratch/demo
 SCENE=samples/landsat7_rgb_uint8_nodata.tif
 MODEL=${MODEL:-}
 if [ -z "$MODEL" ]; then
-    if python -c "from ldmrsic_core.models.registry import bundled_weights as b; raise SystemExit(not b())"; then
+    if python -c "from ldmrsic_core.models.registry import default_model; raise SystemExit(not default_model())"; then
         MODEL_ARGS=()
     else
         echo "note: no trained model is bundled yet; using untrained elic-small weights (poor quality)" >&2

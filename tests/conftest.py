@@ -15,6 +15,14 @@ from ldmrsic_core.models.registry import CONFIGS, save_weights
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def private_model_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Exported models go to a fresh folder, never the user's."""
+    folder = tmp_path_factory.mktemp("models")
+    monkeypatch.setenv("LDMRSIC_GEO_MODELS", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
     """Randomly initialised elic-tiny weights: exact bitstream round trips, poor pictures."""

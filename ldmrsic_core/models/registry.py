@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -71,14 +73,54 @@ def config(name: str) -> CodecConfig:
         raise WeightsError(f"unknown model configuration {name!r}; known: {', '.join(CONFIGS)}") from None
 
 
-def bundled_weights() -> dict[str, tuple[Path, str]]:
-    """Named weights shipped in the package: name → (path, expected SHA-256)."""
-    table = resources.files("ldmrsic_core") / "weights" / "models.json"
+@dataclass(frozen=True)
+class NamedWeights:
+    """A weights file known by name: bundled in the package or exported to the user's model folder."""
+
+    name: str
+    path: Path
+    sha256: str
+    config: str
+    bundled: bool
+    notes: str = ""
+
+
+def package_model_dir() -> Path:
+    return Path(str(resources.files("ldmrsic_core") / "weights"))
+
+
+def user_model_dir() -> Path:
+    """Where ``train export`` puts models: $LDMRSIC_GEO_MODELS or ~/.local/share/ldmrsic-geo/models."""
+    env = os.environ.get("LDMRSIC_GEO_MODELS")
+    return Path(env) if env else Path.home() / ".local" / "share" / "ldmrsic-geo" / "models"
+
+
+def read_model_table(folder: Path) -> dict[str, Any]:
+    """A folder's ``models.json``: {"default": name or null, "models": {name: {file, sha256, config, notes}}}."""
+    table = folder / "models.json"
     if not table.is_file():
-        return {}
-    entries = json.loads(table.read_text())
-    folder = Path(str(resources.files("ldmrsic_core") / "weights"))
-    return {name: (folder / e["file"], e["sha256"]) for name, e in entries.items()}
+        return {"default": None, "models": {}}
+    try:
+        data = json.loads(table.read_text())
+        return {"default": data.get("default"), "models": dict(data["models"])}
+    except (ValueError, KeyError, TypeError):
+        raise WeightsError(f"{table} is damaged; remove it or export the models again") from None
+
+
+def named_weights() -> dict[str, NamedWeights]:
+    """Bundled models, then the user's exported ones (a bundled name cannot be shadowed)."""
+    found: dict[str, NamedWeights] = {}
+    for folder, bundled in ((package_model_dir(), True), (user_model_dir(), False)):
+        for name, e in read_model_table(folder)["models"].items():
+            if name not in found:
+                found[name] = NamedWeights(name, folder / e["file"], e["sha256"], e.get("config", ""), bundled,
+                                           e.get("notes", ""))
+    return found
+
+
+def default_model() -> str | None:
+    """The bundled model ``compress`` uses when none is named."""
+    return read_model_table(package_model_dir())["default"]
 
 
 def sha256_file(path: Path) -> str:
@@ -90,29 +132,29 @@ def sha256_file(path: Path) -> str:
 
 
 def no_model_message() -> str:
-    if bundled_weights():
+    if default_model():
         return ""
     return (
-        "no trained model is bundled with this version of ldmrsic-geo yet; pass --model PATH "
+        "no trained model is bundled with this version of ldmrsic-geo yet; pass --model NAME or PATH "
         "to a weights file (ldmrsic-geo models lists what is available)"
     )
 
 
 def resolve(model: str | Path | None) -> tuple[str, Path, str | None]:
     """Turn a model argument (name, path or None for the default) into (name, path, expected hash)."""
-    named = bundled_weights()
+    named = named_weights()
     if model is None:
-        if not named:
+        model = default_model()
+        if model is None:
             raise WeightsError(no_model_message())
-        model = next(iter(named))
     if str(model) in named:
-        path, digest = named[str(model)]
-        return str(model), path, digest
+        entry = named[str(model)]
+        return entry.name, entry.path, entry.sha256
     path = Path(model)
     if path.is_file():
         return path.stem, path, None
-    known = ", ".join(named) or "none bundled"
-    raise WeightsError(f"model {model!s} is neither a bundled model name ({known}) nor an existing weights file")
+    known = ", ".join(named) or "none"
+    raise WeightsError(f"model {model!s} is neither a known model name ({known}) nor an existing weights file")
 
 
 def load_codec(model: str | Path | None = None, device: str | torch.device = "cpu",
@@ -122,7 +164,7 @@ def load_codec(model: str | Path | None = None, device: str | torch.device = "cp
     data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if digest is not None and actual != digest:
-        raise WeightsError(f"weights file {path} is damaged: SHA-256 {actual} differs from the recorded {digest}")
+        raise WeightsError(f"weights file {path} is damaged or replaced: SHA-256 {actual} differs from the recorded {digest}")
     if expect_sha256 is not None and actual != expect_sha256:
         raise WeightsError(
             f"weights {path} (SHA-256 {actual[:16]}…) are not the ones this file needs (SHA-256 {expect_sha256})"
