@@ -12,6 +12,8 @@ from ldmrsic_cli.compress import compress
 from ldmrsic_cli.decompress import decompress
 from ldmrsic_cli.info import info
 from ldmrsic_cli.models import models
+from ldmrsic_cli.tile import tile
+from ldmrsic_cli.train import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +24,7 @@ def cli(quiet, debug):
     """Learned compression for geospatial rasters (ELIC codec, LDM-RSIC enhancement)."""
 
 
-for command in (compress, decompress, info, models):
+for command in (compress, decompress, info, models, tile, train):
     cli.add_command(command)
 
 

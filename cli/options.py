@@ -16,12 +16,13 @@ device_option = click.option("--device", default="auto", show_default=True,
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
 
 
-def progress_bar(ctx: click.Context, description: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+def progress_bar(ctx: click.Context, description: str,
+                 unit: str = "tile") -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """A tqdm progress callback (silent with --quiet or when stderr is not a terminal) and its closer."""
     from tqdm import tqdm
 
     quiet = ctx.find_root().params.get("quiet") or not sys.stderr.isatty()
-    bar = tqdm(desc=description, unit="tile", disable=quiet, leave=False)
+    bar = tqdm(desc=description, unit=unit, disable=quiet, leave=False)
 
     def update(done: int, total: int) -> None:
         bar.total = total

@@ -1,0 +1,33 @@
+"""``ldmrsic-geo tile``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ldmrsic_cli.options import echo_err, overwrite_option, progress_bar
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the tiles.")
+@click.option("--size", type=int, default=256, show_default=True, help="Tile size in pixels.")
+@click.option("--stride", type=int, default=None, help="Step between tiles [default: the size].")
+@click.option("--bands", default=None, help="Bands to use, in order, e.g. 4,3,2 [default: all, in groups of three].")
+@click.option("--min-valid", type=float, default=0.9, show_default=True,
+              help="Skip tiles with a smaller fraction of valid (not nodata) pixels.")
+@overwrite_option
+@click.pass_context
+def tile(ctx, inputs, out, size, stride, bands, min_valid, overwrite):
+    """Cut rasters and images (files or folders) into lossless training tiles with a manifest."""
+    from ldmrsic_core.training.tiles import cut_tiles
+
+    update, close = progress_bar(ctx, "tile", unit="file")
+    try:
+        report = cut_tiles(list(inputs), out, size=size, stride=stride, bands=bands, min_valid=min_valid,
+                           overwrite=overwrite, progress=update)
+    finally:
+        close()
+    echo_err(f"wrote {report.written} tiles from {report.sources} files to {out} "
+             f"({report.skipped} windows skipped for nodata); manifest {report.manifest}")

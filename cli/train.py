@@ -1,0 +1,71 @@
+"""``ldmrsic-geo train`` and ``ldmrsic-geo train export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ldmrsic_cli.options import echo_err
+
+
+@click.group(invoke_without_command=True)
+@click.option("--tiles", type=click.Path(file_okay=False, path_type=Path), help="Folder of training tiles or images.")
+@click.option("--stage", type=click.Choice(["codec"]), default="codec", show_default=True,
+              help="What to train (the enhancement stages come with the LDM-RSIC issue).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoints, CSV logs).")
+@click.option("--config", "config_name", default="elic-small", show_default=True, help="Model configuration.")
+@click.option("--steps", type=int, default=100_000, show_default=True, help="Total optimiser steps.")
+@click.option("--batch", type=int, default=8, show_default=True, help="Batch size per process.")
+@click.option("--crop", type=int, default=256, show_default=True, help="Random crop size (multiple of 64).")
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="Peak learning rate.")
+@click.option("--warmup", type=int, default=500, show_default=True, help="Linear warm-up steps.")
+@click.option("--val", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of validation images (real compress/decompress per quality preset).")
+@click.option("--val-every", type=int, default=1000, show_default=True)
+@click.option("--val-limit", type=int, default=0, help="Validate on this many images only [default: all].")
+@click.option("--ckpt-every", type=int, default=500, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--threads", type=int, default=0, help="CPU threads [default: torch's choice].")
+@click.option("--no-bf16", is_flag=True, help="Train in float32 on CUDA too.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.pass_context
+def train(ctx, tiles, stage, out, config_name, steps, batch, crop, lr, warmup, val, val_every, val_limit,
+          ckpt_every, device, threads, no_bf16, resume, seed):
+    """Train a model (run under torchrun for several GPUs or machines)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if tiles is None or out is None:
+        raise click.UsageError("train needs --tiles DIR and --out RUN (or a subcommand such as export)")
+    from ldmrsic_core.models.registry import config as check_config
+    from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
+
+    check_config(config_name)
+    cfg = TrainConfig(tiles=str(tiles), out=str(out), config=config_name, steps=steps, batch=batch, crop=crop,
+                      lr=lr, warmup=warmup, val=str(val) if val else None, val_every=val_every,
+                      val_limit=val_limit, ckpt_every=ckpt_every, seed=seed, device=device, bf16=not no_bf16,
+                      threads=threads)
+    trainer = CodecTrainer(cfg, resume=resume)
+    quiet = ctx.find_root().params.get("quiet")
+    trainer.train(progress=not quiet)
+    if trainer.rank == 0:
+        echo_err(f"trained to step {trainer.step}; checkpoints in {out}")
+
+
+@train.command("export")
+@click.argument("run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--name", required=True, help="Name to load the model by (--model NAME).")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Model folder [default: $LDMRSIC_GEO_MODELS or ~/.local/share/ldmrsic-geo/models].")
+@click.option("--default", "make_default", is_flag=True, help="Make it the folder's default model.")
+@click.option("--notes", default="", help="What it was trained on, for `ldmrsic-geo models`.")
+@click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
+def export(run, name, checkpoint, folder, make_default, notes, overwrite):
+    """Export a run's EMA weights as a named model (weights-only file, SHA-256 recorded)."""
+    from ldmrsic_core.training.export import export_codec
+
+    path, digest = export_codec(run, name, checkpoint=checkpoint, folder=folder, default=make_default,
+                                notes=notes, overwrite=overwrite)
+    echo_err(f"wrote {path} (SHA-256 {digest}); use it with --model {name}")

@@ -1,0 +1,1 @@
+"""Training: tile folders, the rate–distortion objective, the codec trainer."""

@@ -1,0 +1,77 @@
+"""Training and validation images: a folder of lossless tiles (PNG, WebP, TIFF), in memory.
+
+Read through GDAL. 8-bit images are scaled by 1/255, 16-bit ones (tiles of wider data,
+already mapped by ``ldmrsic-geo tile``) by 1/65535. Grey images become three equal channels.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+
+from ldmrsic_core.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".webp", ".tif", ".tiff", ".jpg", ".jpeg")
+
+
+def find_images(folder: Path) -> list[Path]:
+    """Image files below ``folder`` (recursively, sorted); :class:`InputError` if none."""
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder of tiles")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise InputError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); make tiles with `ldmrsic-geo tile`")
+    return files
+
+
+def load_image(path: Path) -> np.ndarray:
+    """An image as float32 3×H×W in [0, 1] (8-bit scaled by 1/255, 16-bit by 1/65535)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                data = src.read(list(range(1, min(src.count, 3) + 1)))
+    except rasterio.errors.RasterioIOError:
+        raise InputError(f"{path} is not a readable image") from None
+    scale = {np.dtype("uint8"): 255.0, np.dtype("uint16"): 65535.0}.get(data.dtype)
+    if scale is None:
+        raise InputError(f"{path} has {data.dtype} pixels; tiles must be 8- or 16-bit (cut them with `ldmrsic-geo tile`)")
+    if data.shape[0] < 3:
+        data = np.concatenate([data, np.repeat(data[-1:], 3 - data.shape[0], axis=0)])
+    return data.astype(np.float32) / scale
+
+
+class TileSet:
+    """All images of a folder, kept as uint8/uint16 arrays to bound memory."""
+
+    def __init__(self, folder: Path, min_size: int):
+        self.files = find_images(folder)
+        self.images = []
+        for path in self.files:
+            img = load_image(path)
+            if min(img.shape[1:]) >= min_size:
+                self.images.append(img)
+        if not self.images:
+            raise InputError(f"no image in {folder} is at least {min_size}×{min_size} pixels; lower --crop")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, size: int, crop: int, rng: random.Random) -> torch.Tensor:
+        """Random crops with random flips and 90° rotations, B×3×crop×crop."""
+        out = []
+        for _ in range(size):
+            img = self.images[rng.randrange(len(self.images))]
+            h, w = img.shape[1:]
+            y, x = rng.randint(0, h - crop), rng.randint(0, w - crop)
+            patch = img[:, y:y + crop, x:x + crop]
+            if rng.random() < 0.5:
+                patch = patch[:, :, ::-1]
+            patch = np.rot90(patch, rng.randrange(4), axes=(1, 2))
+            out.append(torch.from_numpy(np.ascontiguousarray(patch)))
+        return torch.stack(out)

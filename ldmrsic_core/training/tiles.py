@@ -1,0 +1,130 @@
+"""``cut_tiles``: rasters and plain images → lossless training tiles plus a manifest.
+
+Tiles go through the same band selection, grouping and value mapping as ``compress``, so
+the codec trains on what it will code: 8-bit data as RGB PNG, wider data mapped to [0, 1]
+and stored as 16-bit 3-band DEFLATE TIFF. Tiles with too few valid pixels are skipped; the
+invalid pixels of kept tiles are filled as ``compress`` fills them. ``manifest.jsonl`` has a
+line per tile: file, source, window, bands, mapping and valid fraction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+
+from ldmrsic_core.bands import group_bands, parse_band_list, to_channels
+from ldmrsic_core.errors import InputError, OutputExistsError
+from ldmrsic_core.outputs import temporary_sibling
+from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
+from ldmrsic_core.tile_codec import fill_invalid
+from ldmrsic_core.tiling import Box, Span
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".webp", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")
+MANIFEST = "manifest.jsonl"
+
+
+@dataclass(frozen=True)
+class TileReport:
+    sources: int
+    written: int
+    skipped: int
+    manifest: Path
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Files as given, folders searched recursively for raster and image files."""
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in RASTER_SUFFIXES and p.is_file())
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(f"{path} does not exist")
+    if not files:
+        raise InputError("no raster or image files among the inputs")
+    return files
+
+
+def tile_positions(length: int, size: int, stride: int) -> list[int]:
+    """Starts of tiles along an axis, the last one flush with the edge (one tile if shorter)."""
+    if length <= size:
+        return [0]
+    starts = list(range(0, length - size + 1, stride))
+    if starts[-1] != length - size:
+        starts.append(length - size)
+    return starts
+
+
+def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | None = None,
+              bands: str | None = None, min_valid: float = 0.9, overwrite: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> TileReport:
+    """Cut every input into ``size``² tiles (edge tiles down to half size kept) under ``out``."""
+    stride = stride or size
+    if size < 16 or stride < 1:
+        raise InputError(f"--size {size} / --stride {stride} are invalid: use a size ≥ 16 and a positive stride")
+    if not 0 <= min_valid <= 1:
+        raise InputError(f"--min-valid {min_valid} is invalid: use a fraction from 0 to 1")
+    files = expand_inputs(inputs)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / MANIFEST
+    if manifest.exists() and not overwrite:
+        raise OutputExistsError(f"{manifest} exists; pass --overwrite to cut tiles into {out} again")
+    lines, skipped = [], 0
+    for number, path in enumerate(files):
+        with open_source(path) as src:
+            info = describe(src, parse_band_list(bands, src.count))
+            rows = tile_positions(info.height, size, stride)
+            cols = tile_positions(info.width, size, stride)
+            boxes = [Box(Span(r, min(r + size, info.height)), Span(c, min(c + size, info.width)))
+                     for r in rows for c in cols]
+            boxes = [b for b in boxes if min(b.shape) >= min(size // 2, info.height, info.width)]
+            mappings = scan_mappings(src, info, boxes)
+            for box in boxes:
+                values, valid = read_pixels(src, list(info.source_bands), box)
+                fraction = float(valid.all(axis=0).mean())
+                if fraction < min_valid or fraction == 0:
+                    skipped += 1
+                    continue
+                unit = fill_invalid(np.stack([m.to_unit(v) for m, v in zip(mappings, values)]), valid)
+                for g, group in enumerate(group_bands(info.count)):
+                    name = f"{number:05d}_{path.stem}_r{box.rows.start}_c{box.cols.start}_g{g}"
+                    file = _write_tile(out / name, to_channels(unit, group), info.dtype == "uint8")
+                    lines.append({"file": file.name, "source": str(path), "window": [
+                        box.cols.start, box.rows.start, box.cols.length, box.rows.length],
+                        "bands": [info.source_bands[i] for i in group],
+                        "mapping": [[mappings[i].lo, mappings[i].hi] for i in group],
+                        "valid_fraction": round(fraction, 4)})
+        if progress:
+            progress(number + 1, len(files))
+    tmp = temporary_sibling(manifest)
+    tmp.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    os.replace(tmp, manifest)
+    return TileReport(len(files), len(lines), skipped, manifest)
+
+
+def _write_tile(stem: Path, rgb: np.ndarray, eight_bit: bool) -> Path:
+    """A 3×h×w unit-range image as 8-bit PNG or 16-bit DEFLATE TIFF, written atomically."""
+    if eight_bit:
+        path, data, driver, options = stem.with_suffix(".png"), np.rint(rgb * 255).astype("uint8"), "PNG", {}
+    else:
+        path, data, driver, options = (stem.with_suffix(".tif"), np.rint(rgb * 65535).astype("uint16"), "GTiff",
+                                       {"compress": "deflate", "predictor": 2})
+    tmp = temporary_sibling(path, path.suffix)
+    with warnings.catch_warnings():  # tiles carry no georeferencing on purpose
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.MemoryFile() as memory, memory.open(  # PNG is create-copy only: build in memory
+                driver="GTiff", width=data.shape[2], height=data.shape[1], count=3, dtype=data.dtype) as mem:
+            mem.write(data)
+            rasterio.shutil.copy(mem, tmp, driver=driver, **options)
+    os.replace(tmp, path)
+    Path(str(tmp) + ".aux.xml").unlink(missing_ok=True)
+    return path

@@ -1,0 +1,157 @@
+"""Tiles, codec training (few steps, tiny model), kill and resume, DDP on CPU, export and use by name."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from conftest import DATA
+from ldmrsic_cli.main import main
+from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
+
+CLI = [sys.executable, "-m", "ldmrsic_cli", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiles(tmp_path_factory):
+    """Tiles of the real fixtures: uint8 with a nodata collar, int16, uint16, float64."""
+    out = tmp_path_factory.mktemp("tiles")
+    assert main(["--quiet", "tile", str(DATA), "--out", str(out), "--size", "64", "--stride", "48"]) == 0
+    return out
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_tile_maps_bands_like_compress_and_skips_nodata(tiles, tmp_path):
+    lines = [json.loads(line) for line in (tiles / "manifest.jsonl").read_text().splitlines()]
+    assert {line["file"] for line in lines} == {p.name for p in tiles.iterdir() if p.suffix in (".png", ".tif")}
+    by_source = {}
+    for line in lines:
+        by_source.setdefault(os.path.basename(line["source"]), []).append(line)
+    assert set(by_source) == {p.name for p in DATA.glob("*.tif")}
+    l8 = by_source["l8_uint16_1band.tif"][0]  # uint16: 16-bit tile, band repeated, min–max mapping
+    with rasterio.open(tiles / l8["file"]) as t, rasterio.open(DATA / "l8_uint16_1band.tif") as src:
+        assert t.dtypes[0] == "uint16" and t.count == 3
+        data = src.read(1)
+        assert l8["mapping"] == [[float(data.min()), float(data.max())]]
+        window = src.read(1, window=rasterio.windows.Window(*l8["window"]))
+        expected = np.rint((window - data.min()) / (data.max() - data.min()) * 65535)
+        np.testing.assert_allclose(t.read(1), expected, atol=1)  # the unit value is float32
+        np.testing.assert_array_equal(t.read(3), t.read(1))
+    assert all(line["valid_fraction"] >= 0.9 for line in lines)
+    collar = by_source["rgb_uint8_nodata.tif"]  # the collar's windows are skipped
+    assert 0 < len(collar) < len(range(0, 150 - 64 + 1, 48)) * 5
+    assert len(by_source["sr_int16_8band.tif"]) % 3 == 0  # 8 bands → 3 groups per window
+
+
+def test_tile_refuses_to_mix_runs_and_empty_inputs(tiles, tmp_path, capsys):
+    assert main(["--quiet", "tile", str(DATA), "--out", str(tiles)]) == 1
+    assert "pass --overwrite" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["--quiet", "tile", str(tmp_path / "empty"), "--out", str(tmp_path / "t")]) == 1
+    assert "no raster or image files" in capsys.readouterr().err
+
+
+def test_few_steps_with_real_bitstream_validation(tiles, tmp_path):
+    run = tmp_path / "run"
+    assert main(["--quiet", "train", "--tiles", str(tiles), "--out", str(run), "--config", "elic-tiny",
+                 "--steps", "4", "--batch", "2", "--crop", "64", "--warmup", "2", "--val", str(tiles),
+                 "--val-every", "2", "--val-limit", "3", "--ckpt-every", "2"]) == 0
+    train = read_csv(run / "train.csv")
+    assert [int(r["step"]) for r in train] == [1, 2, 3, 4]
+    val = read_csv(run / "val.csv")
+    assert [(int(r["step"]), float(r["quality"])) for r in val] == [(s, q) for s in (2, 4) for q in (1, 2, 3, 4, 5)]
+    assert all(float(r["bpp"]) > 0 and float(r["psnr"]) > 0 for r in val)
+    assert (run / "last.pt").is_file() and (run / "best.pt").is_file()
+
+
+def test_empty_or_invalid_tile_folder(tmp_path, capsys):
+    (tmp_path / "t").mkdir()
+    assert main(["--quiet", "train", "--tiles", str(tmp_path / "t"), "--out", str(tmp_path / "r")]) == 1
+    assert "holds no images" in capsys.readouterr().err
+    (tmp_path / "t" / "bad.png").write_text("not an image")
+    assert main(["--quiet", "train", "--tiles", str(tmp_path / "t"), "--out", str(tmp_path / "r")]) == 1
+    assert "not a readable image" in capsys.readouterr().err
+
+
+def config(tiles, out, steps):
+    return TrainConfig(tiles=str(tiles), out=str(out), config="elic-tiny", steps=steps, batch=2, crop=64,
+                       warmup=2, ckpt_every=2, threads=1)
+
+
+def test_resume_continues_exactly_where_the_checkpoint_left(tiles, tmp_path):
+    straight = CodecTrainer(config(tiles, tmp_path / "a", 4))
+    straight.train(progress=False)
+    first = CodecTrainer(config(tiles, tmp_path / "b", 4))
+    first.train(progress=False, until=2)
+    resumed = CodecTrainer(config(tiles, tmp_path / "b", 4), resume=True)
+    assert resumed.step == 2
+    resumed.train(progress=False)
+    # Same batches, qualities, learning rates and optimiser moments: the logged losses agree and the
+    # weights agree up to last-bit float noise (a wrong RNG or optimiser state would change them a lot).
+    losses = [[round(float(r["loss"]), 4) for r in read_csv(tmp_path / run / "train.csv")] for run in "ab"]
+    assert losses[0] == losses[1] and len(losses[0]) == 4
+    for (name, a), b in zip(straight.net.state_dict().items(), resumed.net.state_dict().values()):
+        if a.dtype.is_floating_point:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint(tiles, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--tiles", str(tiles), "--out", str(run), "--config", "elic-tiny", "--batch", "2",
+            "--crop", "64", "--ckpt-every", "3", "--threads", "1"]
+    proc = subprocess.Popen([*CLI, *args, "--steps", "100000"])
+    end = time.time() + 120
+    while not (run / "last.pt").exists() and time.time() < end:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = torch.load(run / "last.pt", weights_only=True)["step"]
+    assert saved >= 3 and saved % 3 == 0
+    subprocess.run([*CLI, *args, "--steps", str(saved + 2), "--resume"], check=True)
+    steps = [int(r["step"]) for r in read_csv(run / "train.csv")]
+    assert steps[-2:] == [saved + 1, saved + 2]
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == saved + 2
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tiles, tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    "-m", "ldmrsic_cli", "--quiet", "train", "--tiles", str(tiles), "--out", str(run),
+                    "--config", "elic-tiny", "--steps", "3", "--batch", "2", "--crop", "64", "--ckpt-every", "3"],
+                   check=True, env=env, timeout=300)
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["step"] == 3
+    assert [int(r["step"]) for r in read_csv(run / "train.csv")] == [1, 2, 3]  # rank 0 alone logs
+
+
+def test_export_then_compress_by_name(tiles, tmp_path, private_model_dir):
+    run = tmp_path / "run"
+    CodecTrainer(config(tiles, run, 2)).train(progress=False)
+    assert main(["--quiet", "train", "export", str(run), "--name", "tiny-run", "--checkpoint", "last"]) == 0
+    table = json.loads((private_model_dir / "models.json").read_text())
+    assert table["models"]["tiny-run"]["config"] == "elic-tiny"
+    packed, restored = tmp_path / "x.ldmr", tmp_path / "x.tif"
+    assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(packed),
+                 "--model", "tiny-run", "--tile", "64"]) == 0
+    assert main(["--quiet", "decompress", str(packed), "-o", str(restored)]) == 0  # found by its hash
+    with rasterio.open(restored) as r:
+        assert r.count == 1
+    assert main(["--quiet", "train", "export", str(run), "--name", "tiny-run", "--checkpoint", "last"]) == 1
