@@ -4,7 +4,7 @@ Layout (all integers little-endian)::
 
     0   preamble (64 bytes): magic, version, header/index offsets, CRC32 of the preamble
     64  tile payloads, back to back, in the order written
-    …   header: UTF-8 JSON, then its CRC32
+    …   header: zlib-compressed UTF-8 JSON, then its CRC32
     …   tile index: per tile (offset u64, length u64, CRC32 u32), then the index's CRC32
 
 The header and index come last so a scene can be written in one streaming pass; the
@@ -63,7 +63,7 @@ class ContainerWriter:
         missing = [i for i, e in enumerate(self._entries) if e is None]
         if missing:
             raise ValueError(f"tiles {missing[:5]} were never written")
-        header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        header_bytes = zlib.compress(json.dumps(header, sort_keys=True, separators=(",", ":")).encode(), 9)
         header_offset = self._offset
         self._file.write(header_bytes + struct.pack("<I", zlib.crc32(header_bytes)))
         index_offset = header_offset + len(header_bytes) + 4
@@ -130,8 +130,12 @@ class ContainerReader:
         if struct.unpack("<I", header_bytes[-4:])[0] != zlib.crc32(header_bytes[:-4]):
             raise DamagedFileError(f"{name} has a damaged header (checksum mismatch)")
         try:
-            header = json.loads(header_bytes[:-4])
-        except ValueError:
+            inflater = zlib.decompressobj()
+            text = inflater.decompress(header_bytes[:-4], MAX_HEADER_BYTES)
+            if inflater.unconsumed_tail or not inflater.eof:
+                raise ValueError("header too large or incomplete")
+            header = json.loads(text)
+        except (ValueError, zlib.error):
             raise DamagedFileError(f"{name} has an unreadable header") from None
         raw = self._read_at(i_off, index_len)
         if struct.unpack("<I", raw[-4:])[0] != zlib.crc32(raw[:-4]):

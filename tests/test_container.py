@@ -139,3 +139,15 @@ def test_tile_payload_round_trip(valid):
     back = TilePayload.decode(TilePayload(valid, groups).encode(), 3, (5, 7))
     np.testing.assert_array_equal(back.valid, valid)
     assert back.groups == groups
+
+
+def test_header_that_inflates_beyond_the_limit_is_refused(tmp_path, monkeypatch):
+    """A zlib bomb in the header (65 MiB of JSON from about 65 KB) is refused without inflating it all."""
+    import ldmrsic_core.container as container
+
+    monkeypatch.setattr(container.json, "dumps", lambda *a, **k: '"' + " " * (65 << 20) + '"')
+    path = write(tmp_path / "bomb.ldmr")
+    monkeypatch.undo()
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(DamagedFileError, match="unreadable header"):
+        ContainerReader(path)
