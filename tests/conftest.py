@@ -23,21 +23,23 @@ def private_model_dir(tmp_path_factory, monkeypatch) -> Path:
     return folder
 
 
+def _random_tiny(folder: Path, seed: int, name: str) -> Path:
+    torch.manual_seed(seed)
+    path = folder / f"{name}.pt"
+    save_weights(CONFIGS["elic-tiny"].build().eval(), "elic-tiny", path, name=name, trained=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
     """Randomly initialised elic-tiny weights: exact bitstream round trips, poor pictures."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_weights(CONFIGS["elic-tiny"].build().eval(), "elic-tiny", path, name="tiny-test", trained=False)
-    return path
+    return _random_tiny(tmp_path_factory.mktemp("weights"), 0, "tiny-test")
 
 
 @pytest.fixture(scope="session")
 def other_weights(tmp_path_factory) -> Path:
-    torch.manual_seed(1)
-    path = tmp_path_factory.mktemp("weights") / "other.pt"
-    save_weights(CONFIGS["elic-tiny"].build().eval(), "elic-tiny", path, name="other", trained=False)
-    return path
+    """Another random elic-tiny: a file made with ``tiny_weights`` must refuse it."""
+    return _random_tiny(tmp_path_factory.mktemp("weights"), 1, "other")
 
 
 def write_raster(path: Path, data: np.ndarray, *, nodata=None, crs="EPSG:32633", **extra) -> Path:
