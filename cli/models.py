@@ -21,7 +21,8 @@ def models(ctx):
                    "default": name == DEFAULT_CONFIG, "summary": c.summary}
             for name, c in CONFIGS.items()
         },
-        "models": {w.name: {"config": w.config, "sha256": w.sha256, "path": str(w.path), "bundled": w.bundled,
+        "models": {w.name: {"config": w.config, "sha256": w.sha256, "path": str(w.path),
+                            "bytes": w.path.stat().st_size if w.path.is_file() else None, "bundled": w.bundled,
                             "default": w.name == default_model(), "notes": w.notes}
                    for w in named_weights().values()},
     }
