@@ -5,7 +5,8 @@
 Each compress and decompress runs in a child process so its peak RSS is its own. Several
 --tile/--overlap values give every combination (the tiling choice). PSNR is at each band's
 own peak over valid pixels; "border" is the 8-pixel band along tile boundaries, "interior"
-the rest (ldmrsic_core.metrics).
+the rest (ldmrsic_core.metrics). tile_B: bytes per tile that are neither codec streams nor
+mask (index entry + framing); mask_B: all nodata-mask bytes; fixed_B: preamble + header.
 """
 
 from __future__ import annotations
@@ -51,15 +52,17 @@ def overhead(path: Path) -> dict:
 
         header = Header.from_json(r.header)
         plan = header.plan
-        framing = streams = 0
+        framing = streams = masks = 0
         for i, entry in enumerate(r.entries):
             payload = TilePayload.decode(r.read_tile(i), header.raster.count, plan.owned(i).shape)
             coded = sum(len(s) for g in payload.groups for s in g)
+            mask = len(TilePayload(payload.valid, []).encode()) - 2  # minus the kind and group-count varints
             streams += coded
-            framing += entry.length - coded
+            masks += mask
+            framing += entry.length - coded - mask
         n = len(r.entries)
         header_bytes = r.size - sum(e.length for e in r.entries) - PREAMBLE_SIZE - n * 20 - 4
-        return {"tiles": n, "per_tile_bytes": round((framing + 20 * n) / n, 1),
+        return {"tiles": n, "per_tile_bytes": round((framing + 20 * n) / n, 1), "mask_bytes": masks,
                 "fixed_bytes": PREAMBLE_SIZE + header_bytes + 4, "stream_bytes": streams}
 
 
@@ -80,7 +83,7 @@ def main() -> None:
 
     rows = []
     cols = ("scene", "tile", "ovl", "bpp", "psnr", "border", "interior", "enc_s", "dec_s", "enc_MB", "dec_MB",
-            "tile_B", "fixed_B")
+            "tile_B", "mask_B", "fixed_B")
     print(" | ".join(cols))
     with tempfile.TemporaryDirectory() as tmp:
         for scene in a.scenes:
@@ -100,7 +103,8 @@ def main() -> None:
                         scene.name, tile, ovl, f"{row['bpp']:.4f}", f"{row['psnr']:.2f}",
                         f"{row['psnr_tile_borders']:.2f}", f"{row['psnr_tile_interiors']:.2f}",
                         f"{enc['seconds']:.1f}", f"{dec['seconds']:.1f}", f"{enc['peak_rss_mb']:.0f}",
-                        f"{dec['peak_rss_mb']:.0f}", over["per_tile_bytes"], over["fixed_bytes"])), flush=True)
+                        f"{dec['peak_rss_mb']:.0f}", over["per_tile_bytes"], over["mask_bytes"], over["fixed_bytes"])),
+                        flush=True)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=2))
 
