@@ -114,7 +114,7 @@ def decompress_raster(
         with atomic_output(target, overwrite, inputs=(source,)) as tmp:
             tiff = temporary_sibling(target, ".tif.part") if cog else tmp
             try:
-                with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(tiff, "w", **profile) as dst:
+                with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), _open_for_writing(tiff, profile) as dst:
                     restore_metadata(dst, info)
                     for done, (owner, part) in enumerate(parts, start=1):
                         values, valid = decoder.window(owner, part)
@@ -133,6 +133,12 @@ def decompress_raster(
                 if cog:
                     tiff.unlink(missing_ok=True)
     return DecompressResult(target, box.cols.length, box.rows.length, decoder.tiles_read, tuple(sorted(decoder.damaged)))
+
+
+def _open_for_writing(path: Path, profile: dict) -> rasterio.io.DatasetWriter:
+    with warnings.catch_warnings():  # a raster without georeferencing stays so, silently
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        return rasterio.open(path, "w", **profile)
 
 
 class _TileDecoder:
