@@ -25,7 +25,7 @@ from ldmrsic_core.device import resolve_device
 from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
 from ldmrsic_core.header import Header
 from ldmrsic_core.models.registry import LoadedCodec, load_codec, named_weights
-from ldmrsic_core.outputs import atomic_output, temporary_sibling
+from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.raster_io import output_profile, restore_metadata, window
 from ldmrsic_core.tile_codec import decode_groups
 from ldmrsic_core.tile_payload import PayloadError, TilePayload
@@ -96,6 +96,7 @@ def decompress_raster(
 ) -> DecompressResult:
     """Decode an ``.ldmr`` file to a tiled GeoTIFF (or a COG), optionally only inside ``bbox``."""
     source, target = Path(input), Path(output)
+    check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
     torch_device = resolve_device(device)
     with ContainerReader(source) as reader:
         header = Header.from_json(reader.header)

@@ -15,7 +15,7 @@ from ldmrsic_core.device import resolve_device
 from ldmrsic_core.header import CodecInfo, Header, RasterInfo
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.models.registry import load_codec
-from ldmrsic_core.outputs import atomic_output
+from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.tile_codec import encode_groups, fill_invalid
 from ldmrsic_core.tile_payload import TilePayload
@@ -60,12 +60,13 @@ def compress_raster(
     """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``)."""
     source = Path(input)
     target = Path(output) if output is not None else source.with_suffix(".ldmr")
+    check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
     quality = check_quality(quality)
     validate(tile, overlap)
     torch_device = resolve_device(device)
     codec = load_codec(model, torch_device)
     with open_source(source) as src:
-        selected = bands if isinstance(bands, list) else parse_band_list(bands, src.count)
+        selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
         mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range)
@@ -98,5 +99,8 @@ def compress_raster(
             )
             writer.finish(header.to_json())
     size = target.stat().st_size
-    notes = () if info.crs_wkt else (f"{source.name} has no CRS; the decoded raster will have none either",)
+    notes = tuple(note for ok, note in (
+        (info.crs_wkt, f"{source.name} has no CRS; the decoded raster will have none either"),
+        (codec.trained, f"model {codec.name} is untrained (random weights): expect poor quality"),
+    ) if not ok)
     return CompressResult(target, size, info.width * info.height, len(plan), header.clipped, notes)
