@@ -76,6 +76,7 @@ def test_few_steps_with_real_bitstream_validation(tiles, tmp_path):
     assert [(int(r["step"]), float(r["quality"])) for r in val] == [(s, q) for s in (2, 4) for q in (1, 2, 3, 4, 5)]
     assert all(float(r["bpp"]) > 0 and float(r["psnr"]) > 0 for r in val)
     assert (run / "last.pt").is_file() and (run / "best.pt").is_file()
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))  # tensorboard is a test dependency
 
 
 def test_empty_or_invalid_tile_folder(tmp_path, capsys):

@@ -96,6 +96,7 @@ class CodecTrainer:
         self.step = 0
         self.best = math.inf
         self.rng = random.Random(cfg.seed * 1000 + self.rank)
+        self.board = _tensorboard(self.out) if self.rank == 0 else None
         if resume:
             self._load(self.out / "last.pt")
         elif (self.out / "last.pt").exists():
@@ -151,6 +152,8 @@ class CodecTrainer:
                 if self.step % cfg.ckpt_every == 0 or self.step == stop:
                     self._save(self.out / "last.pt")
         bar.close()
+        if self.board is not None:
+            self.board.flush()
         if self.world > 1:
             dist.barrier()
 
@@ -209,6 +212,13 @@ class CodecTrainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
 
     def _log(self, name: str, row: dict[str, Any]) -> None:
+        """Append a row to RUN/NAME (CSV) and, when TensorBoard is installed, to RUN/tensorboard."""
+        if self.board is not None:
+            prefix = name.removesuffix(".csv")
+            tag = f"q{row['quality']:g}/" if prefix == "val" else ""
+            for key, value in row.items():
+                if key not in ("step", "quality"):
+                    self.board.add_scalar(f"{prefix}/{tag}{key}", value, row["step"])
         path = self.out / name
         new = not path.exists()
         with open(path, "a", newline="") as f:
@@ -216,6 +226,15 @@ class CodecTrainer:
             if new:
                 writer.writeheader()
             writer.writerow(row)
+
+
+def _tensorboard(out: Path) -> Any:
+    """A SummaryWriter when the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
 
 
 def _as_rng_state(state: Any) -> tuple:
