@@ -156,7 +156,8 @@ def test_bad_input_gives_one_line_and_leaves_nothing(case, message, tmp_path, ti
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_no_bundled_model_is_explained(tmp_path, capsys):
+def test_missing_default_model_is_explained(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("ldmrsic_core.models.registry.package_model_dir", lambda: tmp_path / "none")
     assert run("compress", DATA / "l8_uint16_1band.tif", "-o", tmp_path / "x.ldmr") == 1
     assert "no trained model is bundled" in capsys.readouterr().err
 

@@ -63,5 +63,5 @@ def test_weights_are_verified_by_hash(tiny_weights, tmp_path):
     broken.write_bytes(b"not a torch file")
     with pytest.raises(WeightsError, match="not a readable weights file"):
         load_codec(broken)
-    with pytest.raises(WeightsError, match="neither a bundled model name"):
+    with pytest.raises(WeightsError, match="neither a known model name"):
         load_codec(tmp_path / "missing.pt")
