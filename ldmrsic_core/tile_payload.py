@@ -2,12 +2,17 @@
 
 Layout (varint = unsigned LEB128)::
 
-    varint mask kind (0 all valid, 1 none valid, 2 one mask for all bands, 3 one per band)
-    [varint n, n bytes: zlib(packbits(mask))]             kinds 2 and 3
+    varint mask kind: 0 all valid, 1 none valid, 2/3 bit-packed mask (one for all bands / one per
+           band), 4/5 row transitions (one for all bands / one per band)
+    [varint n, n bytes: zlib(packbits(mask)) or zlib(transitions)]          kinds 2–5
     varint group count (0 when no pixel is valid)
     per group: varint stream count, a varint length per stream, then the streams' bytes
 
-The mask covers the pixels the tile owns (see :mod:`ldmrsic_core.tiling`), row-major.
+The mask covers the pixels the tile owns (see :mod:`ldmrsic_core.tiling`), row-major. The
+transition coding lists, per row, the columns where validity flips (the row starts invalid),
+each as a zigzag varint delta from the same flip in the row above when the count matches,
+else from the previous flip in the row: a nodata collar costs about a byte per row instead
+of a bit per pixel. The encoder keeps the smaller of the two codings.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ALL_VALID, NONE_VALID, PIXEL_MASK, BAND_MASK = range(4)
+ALL_VALID, NONE_VALID, PIXEL_MASK, BAND_MASK, PIXEL_RUNS, BAND_RUNS = range(6)
 
 
 class PayloadError(ValueError):
@@ -52,17 +57,22 @@ class TilePayload:
         kind = reader.varint()
         if kind in (ALL_VALID, NONE_VALID):
             valid = np.full((bands, *shape), kind == ALL_VALID)
-        elif kind in (PIXEL_MASK, BAND_MASK):
-            planes = 1 if kind == PIXEL_MASK else bands
+        elif kind in (PIXEL_MASK, BAND_MASK, PIXEL_RUNS, BAND_RUNS):
+            planes = 1 if kind in (PIXEL_MASK, PIXEL_RUNS) else bands
             packed = reader.take(reader.varint())
             try:
-                bits = np.unpackbits(np.frombuffer(zlib.decompress(packed), np.uint8))
+                raw = zlib.decompress(packed)
             except zlib.error:
                 raise PayloadError("mask does not decompress") from None
-            need = planes * shape[0] * shape[1]
-            if bits.size < need:
-                raise PayloadError("mask is too short")
-            valid = np.broadcast_to(bits[:need].reshape(planes, *shape).astype(bool), (bands, *shape))
+            if kind in (PIXEL_MASK, BAND_MASK):
+                bits = np.unpackbits(np.frombuffer(raw, np.uint8))
+                need = planes * shape[0] * shape[1]
+                if bits.size < need:
+                    raise PayloadError("mask is too short")
+                mask = bits[:need].reshape(planes, *shape).astype(bool)
+            else:
+                mask = _runs_decode(raw, planes, shape)
+            valid = np.broadcast_to(mask, (bands, *shape))
         else:
             raise PayloadError(f"unknown mask kind {kind}")
         groups = []
@@ -79,9 +89,60 @@ def _mask_encode(valid: np.ndarray) -> tuple[int, bytes | None]:
         return ALL_VALID, None
     if not valid.any():
         return NONE_VALID, None
-    if (valid == valid[:1]).all():
-        return PIXEL_MASK, zlib.compress(np.packbits(valid[0]).tobytes(), 9)
-    return BAND_MASK, zlib.compress(np.packbits(valid).tobytes(), 9)
+    planes, packed_kind, runs_kind = ((valid[:1], PIXEL_MASK, PIXEL_RUNS) if (valid == valid[:1]).all()
+                                      else (valid, BAND_MASK, BAND_RUNS))
+    packed = zlib.compress(np.packbits(planes).tobytes(), 9)
+    runs = zlib.compress(_runs_encode(planes), 9)
+    return (runs_kind, runs) if len(runs) < len(packed) else (packed_kind, packed)
+
+
+def _zigzag(n: int) -> int:
+    return 2 * n if n >= 0 else -2 * n - 1
+
+
+def _unzigzag(n: int) -> int:
+    return n // 2 if n % 2 == 0 else -(n + 1) // 2
+
+
+def _runs_encode(planes: np.ndarray) -> bytes:
+    """Per row of every plane: the number of validity flips, then each flip's column, delta-coded."""
+    out = bytearray()
+    for plane in planes:
+        above = np.zeros(0, dtype=np.int64)
+        for row in plane:
+            flips = np.flatnonzero(np.diff(row.astype(np.int8), prepend=0))
+            out += _varint(len(flips))
+            for i, col in enumerate(flips.tolist()):
+                base = int(above[i]) if len(above) == len(flips) else (int(flips[i - 1]) if i else 0)
+                out += _varint(_zigzag(col - base))
+            above = flips
+    return bytes(out)
+
+
+def _runs_decode(raw: bytes, planes: int, shape: tuple[int, int]) -> np.ndarray:
+    rows, cols = shape
+    reader = _Reader(raw)
+    mask = np.zeros((planes, rows, cols), dtype=bool)
+    for p in range(planes):
+        above: list[int] = []
+        for r in range(rows):
+            count = reader.varint()
+            if count > cols:
+                raise PayloadError("mask row has more flips than columns")
+            flips: list[int] = []
+            for i in range(count):
+                base = above[i] if len(above) == count else (flips[i - 1] if i else 0)
+                col = base + _unzigzag(reader.varint())
+                if not (0 <= col < cols) or (flips and col <= flips[-1]):
+                    raise PayloadError("mask row flips out of order")
+                flips.append(col)
+            toggles = np.zeros(cols + 1, dtype=np.int8)
+            toggles[flips] = 1
+            mask[p, r] = np.cumsum(toggles[:cols]) % 2 == 1
+            above = flips
+    if reader.pos != len(raw):
+        raise PayloadError("trailing mask bytes")
+    return mask
 
 
 def _varint(n: int) -> bytes:

@@ -151,3 +151,25 @@ def test_header_that_inflates_beyond_the_limit_is_refused(tmp_path, monkeypatch)
     assert path.stat().st_size < 1 << 20
     with pytest.raises(DamagedFileError, match="unreadable header"):
         ContainerReader(path)
+
+
+def test_collar_masks_use_the_transition_coding_and_round_trip():
+    from ldmrsic_core.tile_payload import BAND_RUNS, PIXEL_RUNS
+
+    rows, cols = np.mgrid[0:300, 0:280]
+    footprint = (rows + cols > 120) & (rows - cols < 150) & (rows + cols < 480)  # a rotated-scene collar
+    for valid in (np.broadcast_to(footprint, (3, 300, 280)), np.stack([footprint, footprint, footprint & (cols > 9)])):
+        data = TilePayload(np.asarray(valid), []).encode()
+        assert data[0] in (PIXEL_RUNS, BAND_RUNS)
+        assert len(data) < 300 * 280 / 8 / 20  # far below a bit per pixel
+        np.testing.assert_array_equal(TilePayload.decode(data, 3, (300, 280)).valid, valid)
+
+
+@pytest.mark.parametrize("raw", [b"\x05\x00", b"\x02\x04\x01", b"\x01\x7f", b"\x00", b"\x00\x00\x00"])
+def test_malformed_transition_masks_are_payload_errors(raw):
+    from ldmrsic_core.tile_payload import PIXEL_RUNS, PayloadError
+
+    packed = zlib.compress(raw)
+    data = bytes([PIXEL_RUNS, len(packed)]) + packed + b"\x00"
+    with pytest.raises(PayloadError):
+        TilePayload.decode(data, 1, (2, 4))
