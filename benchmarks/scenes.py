@@ -45,11 +45,10 @@ def run_child(*args: object) -> dict:
 def overhead(path: Path) -> dict:
     """Bytes that are not entropy-coded streams: fixed (preamble, header, CRCs) and per tile (index, framing)."""
     from ldmrsic_core.container import PREAMBLE_SIZE, ContainerReader
+    from ldmrsic_core.header import Header
     from ldmrsic_core.tile_payload import TilePayload
 
     with ContainerReader(path) as r:
-        from ldmrsic_core.header import Header
-
         header = Header.from_json(r.header)
         plan = header.plan
         framing = streams = masks = 0

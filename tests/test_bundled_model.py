@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -11,7 +12,7 @@ import rasterio
 from conftest import DATA
 from ldmrsic_cli.main import main
 from ldmrsic_core.errors import WeightsError
-from ldmrsic_core.models.registry import default_model, load_codec, named_weights, package_model_dir, sha256_file
+from ldmrsic_core.models.registry import default_model, load_codec, named_weights, package_model_dir
 
 
 def test_a_trained_default_model_is_bundled_with_its_hash():
@@ -19,7 +20,7 @@ def test_a_trained_default_model_is_bundled_with_its_hash():
     assert name is not None
     weights = named_weights()[name]
     assert weights.bundled and weights.path.is_file()
-    assert sha256_file(weights.path) == weights.sha256
+    assert hashlib.sha256(weights.path.read_bytes()).hexdigest() == weights.sha256
     codec = load_codec(name)
     assert codec.trained and codec.config.name == weights.config
 

@@ -123,14 +123,6 @@ def default_model() -> str | None:
     return read_model_table(package_model_dir())["default"]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def no_model_message() -> str:
     if default_model():
         return ""

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 
-from ldmrsic_core.models.codec import LAMBDAS, STRIDE, VariableRateElic
+from ldmrsic_core.models.codec import LAMBDAS, STRIDE, VariableRateElic, lambda_for_quality
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
 
@@ -51,5 +51,5 @@ def validate(net: VariableRateElic, images: ValidationSet, device: torch.device,
             msssim += ms_ssim(x_hat, x, data_range=1.0).item() if min(h, w) > 160 else math.nan
         n = len(images.images)
         rows.append({"quality": q, "bpp": bpp / n, "psnr": psnr / n, "ms_ssim": msssim / n,
-                     "rd_loss": LAMBDAS[int(q) - 1] * 255**2 * mse_sum / n + bpp / n})
+                     "rd_loss": lambda_for_quality(q) * 255**2 * mse_sum / n + bpp / n})
     return rows
