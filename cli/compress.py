@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite_option, progress_bar, quality_option
+from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, model_option, overwrite_option,
+                                 progress_bar, quality_option)
 
 
 @click.command()
@@ -18,11 +19,18 @@ from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite
               help="Map values LO..HI to the codec range for every band (others are clipped) "
                    "[default: 0–255 for 8-bit data, else each band's valid min–max].")
 @model_option
+@enhancer_option
+@click.option("--no-enhancer", is_flag=True, help="Name no decode-time enhancer in the file.")
 @device_option
 @overwrite_option
 @click.pass_context
-def compress(ctx, input, output, quality, tile, overlap, bands, value_range, model, device, overwrite):
-    """Compress a raster (GeoTIFF or any GDAL raster) into an .ldmr file."""
+def compress(ctx, input, output, quality, tile, overlap, bands, value_range, model, enhancer, no_enhancer, device,
+             overwrite):
+    """Compress a raster (GeoTIFF or any GDAL raster) into an .ldmr file.
+
+    The file names the enhancement model decoding will apply (by default the installed one
+    trained for the codec; it costs no bits), so it always decodes to the same pixels.
+    """
     from ldmrsic_core import compress_raster
     from ldmrsic_core.encode import DEFAULT_OVERLAP, DEFAULT_TILE
 
@@ -32,7 +40,7 @@ def compress(ctx, input, output, quality, tile, overlap, bands, value_range, mod
             input, output, quality=quality, tile=tile or DEFAULT_TILE,
             overlap=DEFAULT_OVERLAP if overlap is None else overlap, bands=bands, model=model,
             device=device, value_range=tuple(value_range) if value_range else None,
-            overwrite=overwrite, progress=update,
+            enhance=not no_enhancer, enhancer=enhancer, overwrite=overwrite, progress=update,
         )
     finally:
         close()

@@ -34,3 +34,8 @@ def progress_bar(ctx: click.Context, description: str,
 
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+enhancer_option = click.option(
+    "--enhancer", default=None,
+    help="Enhancement model (name from `ldmrsic-geo models`, or a weights file) [default: see the command's help].")

@@ -11,19 +11,30 @@ from ldmrsic_cli.options import echo_err
 
 @click.group(invoke_without_command=True)
 @click.option("--tiles", type=click.Path(file_okay=False, path_type=Path), help="Folder of training tiles or images.")
-@click.option("--stage", type=click.Choice(["codec"]), default="codec", show_default=True,
-              help="What to train (the enhancement stages come with the LDM-RSIC issue).")
+@click.option("--stage", type=click.Choice(["codec", "prior", "ldm"]), default="codec", show_default=True,
+              help="codec: the learned codec; prior: enhancement Stage I (LRM + MEN, codec frozen); "
+                   "ldm: Stage II (LRM_DM + diffusion + MEN, from a Stage I run given by --init).")
+@click.option("--source", type=click.Choice(["ldmrsic", "jpeg2000"]), default="ldmrsic", show_default=True,
+              help="Enhancement stages: which codec makes the decoded images (our codec, or JPEG2000 for JPEG2000*).")
+@click.option("--codec", "codec_model", default=None,
+              help="Enhancement stages, --source ldmrsic: the frozen codec (name or path) [default: the bundled default].")
+@click.option("--init", "init_run", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="--stage ldm: the Stage I run to start from.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Enhancement stages: folder caching decoded images [default: pairs-cache next to --out].")
+@click.option("--tiles-limit", type=int, default=0, help="Use this many training images only [default: all].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder (checkpoints, CSV logs).")
-@click.option("--config", "config_name", default="elic-small", show_default=True, help="Model configuration.")
+@click.option("--config", "config_name", default=None,
+              help="Model configuration [default: elic-small for codec, men-small for prior/ldm].")
 @click.option("--steps", type=int, default=100_000, show_default=True, help="Total optimiser steps.")
 @click.option("--batch", type=int, default=8, show_default=True, help="Batch size per process.")
-@click.option("--crop", type=int, default=256, show_default=True, help="Random crop size (multiple of 64).")
-@click.option("--lr", type=float, default=1e-4, show_default=True, help="Peak learning rate.")
-@click.option("--warmup", type=int, default=500, show_default=True, help="Linear warm-up steps.")
+@click.option("--crop", type=int, default=None, help="Random crop size, a multiple of 64 [default: 256 codec, 128 enhancement].")
+@click.option("--lr", type=float, default=None, help="Peak learning rate [default: 1e-4 codec, 2e-4 enhancement].")
+@click.option("--warmup", type=int, default=None, help="Linear warm-up steps [default: 500 codec, 200 enhancement].")
 @click.option("--val", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of validation images (real compress/decompress per quality preset).")
 @click.option("--val-every", type=int, default=1000, show_default=True)
-@click.option("--val-limit", type=int, default=0, help="Validate on this many images only [default: all].")
+@click.option("--val-limit", type=int, default=None, help="Validate on this many images only [default: all for codec, 42 enhancement].")
 @click.option("--ckpt-every", type=int, default=500, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=0, help="CPU threads [default: torch's choice].")
@@ -31,22 +42,35 @@ from ldmrsic_cli.options import echo_err
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context
-def train(ctx, tiles, stage, out, config_name, steps, batch, crop, lr, warmup, val, val_every, val_limit,
-          ckpt_every, device, threads, no_bf16, resume, seed):
+def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, out, config_name, steps, batch,
+          crop, lr, warmup, val, val_every, val_limit, ckpt_every, device, threads, no_bf16, resume, seed):
     """Train a model (run under torchrun for several GPUs or machines)."""
     if ctx.invoked_subcommand is not None:
         return
     if tiles is None or out is None:
         raise click.UsageError("train needs --tiles DIR and --out RUN (or a subcommand such as export)")
-    from ldmrsic_core.models.registry import config as check_config
-    from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
+    common = dict(tiles=str(tiles), out=str(out), steps=steps, batch=batch, val=str(val) if val else None,
+                  val_every=val_every, ckpt_every=ckpt_every, seed=seed, device=device, bf16=not no_bf16,
+                  threads=threads)
+    given = {k: v for k, v in dict(crop=crop, lr=lr, warmup=warmup, val_limit=val_limit).items() if v is not None}
+    if stage == "codec":
+        from ldmrsic_core.models.registry import config as check_config
+        from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
 
-    check_config(config_name)
-    cfg = TrainConfig(tiles=str(tiles), out=str(out), config=config_name, steps=steps, batch=batch, crop=crop,
-                      lr=lr, warmup=warmup, val=str(val) if val else None, val_every=val_every,
-                      val_limit=val_limit, ckpt_every=ckpt_every, seed=seed, device=device, bf16=not no_bf16,
-                      threads=threads)
-    trainer = CodecTrainer(cfg, resume=resume)
+        config_name = config_name or "elic-small"
+        check_config(config_name)
+        trainer = CodecTrainer(TrainConfig(config=config_name, **common, **given), resume=resume)
+    else:
+        from ldmrsic_core.enhance.enhancer import config as check_enhancer
+        from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
+
+        config_name = config_name or "men-small"
+        check_enhancer(config_name)
+        cfg = EnhanceConfig(stage=stage, source=source, codec=codec_model, init=str(init_run) if init_run else None,
+                            cache=str(cache) if cache else "", tiles_limit=tiles_limit, config=config_name,
+                            **common, **given)
+        quiet = ctx.find_root().params.get("quiet")
+        trainer = EnhanceTrainer(cfg, resume=resume, progress=not quiet)
     quiet = ctx.find_root().params.get("quiet")
     trainer.train(progress=not quiet)
     if trainer.rank == 0:
@@ -63,9 +87,9 @@ def train(ctx, tiles, stage, out, config_name, steps, batch, crop, lr, warmup, v
 @click.option("--notes", default="", help="What it was trained on, for `ldmrsic-geo models`.")
 @click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
 def export(run, name, checkpoint, folder, make_default, notes, overwrite):
-    """Export a run's EMA weights as a named model (weights-only file, SHA-256 recorded)."""
-    from ldmrsic_core.training.export import export_codec
+    """Export a run's EMA weights as a named model (codec or enhancer; weights-only file, SHA-256 recorded)."""
+    from ldmrsic_core.training.export import export_model
 
-    path, digest = export_codec(run, name, checkpoint=checkpoint, folder=folder, default=make_default,
+    path, digest = export_model(run, name, checkpoint=checkpoint, folder=folder, default=make_default,
                                 notes=notes, overwrite=overwrite)
     echo_err(f"wrote {path} (SHA-256 {digest}); use it with --model {name}")

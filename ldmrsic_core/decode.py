@@ -22,16 +22,20 @@ from rasterio.transform import Affine
 
 from ldmrsic_core.container import ContainerReader
 from ldmrsic_core.device import resolve_device
+from ldmrsic_core.enhance.weights import LoadedEnhancer, check_pairing, load_enhancer
 from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
 from ldmrsic_core.header import Header
 from ldmrsic_core.models.registry import LoadedCodec, load_codec, named_weights
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.raster_io import output_profile, restore_metadata, window
-from ldmrsic_core.tile_codec import decode_groups
+from ldmrsic_core.tile_codec import decode_groups, enhance_groups
 from ldmrsic_core.tile_payload import PayloadError, TilePayload
 from ldmrsic_core.tiling import Box, Span
 
 Progress = Callable[[int, int], None]
+
+#: Context (pixels) MEN sees around each codec tile, across its borders.
+ENHANCE_MARGIN = 32
 
 
 class DamagedTileWarning(UserWarning):
@@ -45,6 +49,7 @@ class DecompressResult:
     height: int
     tiles_read: int
     damaged_tiles: tuple[int, ...]
+    enhancer: str | None = None
 
 
 def codec_for(header: Header, model: str | Path | None, device) -> LoadedCodec:
@@ -63,6 +68,24 @@ def codec_for(header: Header, model: str | Path | None, device) -> LoadedCodec:
     except WeightsError as exc:
         raise WeightsError(f"weights not available: this file needs model {need.model!r} "
                            f"(SHA-256 {need.sha256}); {exc}") from None
+
+
+def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None, device) -> LoadedEnhancer | None:
+    """The decode-time enhancer: ``enhancer`` if given, else the one the file names (hash checked)."""
+    if not enhance:
+        return None
+    if enhancer is not None:
+        return check_pairing(load_enhancer(enhancer, device), header.codec.model, header.codec.sha256)
+    need = header.enhancer
+    if need is None:
+        return None
+    match = [w.name for w in named_weights().values() if w.sha256 == need.sha256]
+    if not match:
+        raise WeightsError(
+            f"this file is enhanced at decode time by {need.model!r} (SHA-256 {need.sha256}), which is not "
+            "installed; pass --no-enhance to decode without it or --enhancer NAME|PATH to choose one"
+        )
+    return load_enhancer(match[0], device, expect_sha256=need.sha256)
 
 
 def bbox_box(header: Header, bbox: tuple[float, float, float, float]) -> Box:
@@ -91,10 +114,16 @@ def decompress_raster(
     device: str = "auto",
     cog: bool = False,
     allow_damaged: bool = False,
+    enhance: bool = True,
+    enhancer: str | Path | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> DecompressResult:
-    """Decode an ``.ldmr`` file to a tiled GeoTIFF (or a COG), optionally only inside ``bbox``."""
+    """Decode an ``.ldmr`` file to a tiled GeoTIFF (or a COG), optionally only inside ``bbox``.
+
+    With ``enhance`` (the default) the decoded tiles go through the LDM-RSIC enhancement the
+    file names (or ``enhancer``); its noise is seeded per tile, so output pixels are reproducible.
+    """
     source, target = Path(input), Path(output)
     check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
     torch_device = resolve_device(device)
@@ -103,8 +132,9 @@ def decompress_raster(
         if len(reader.entries) != len(header.plan):
             raise InputError(f"{source.name}: the tile index does not match the tile grid")
         codec = codec_for(header, model, torch_device)
+        enhancing = enhancer_for(header, enhance, enhancer, torch_device)
         box = bbox_box(header, bbox) if bbox else header.plan.full()
-        decoder = _TileDecoder(reader, header, codec, torch_device, allow_damaged)
+        decoder = _TileDecoder(reader, header, codec, torch_device, allow_damaged, enhancing)
         info = header.raster
         transform = Affine(*info.transform) @ Affine.translation(box.cols.start, box.rows.start)
         profile = output_profile(info, box.rows.length, box.cols.length, transform)
@@ -117,6 +147,8 @@ def decompress_raster(
             try:
                 with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), _open_for_writing(tiff, profile) as dst:
                     restore_metadata(dst, info)
+                    if enhancing:
+                        dst.update_tags(LDMRSIC_ENHANCER=f"{enhancing.name} sha256:{enhancing.sha256}")
                     for done, (owner, part) in enumerate(parts, start=1):
                         values, valid = decoder.window(owner, part)
                         values[~valid] = fill
@@ -133,7 +165,8 @@ def decompress_raster(
             finally:
                 if cog:
                     tiff.unlink(missing_ok=True)
-    return DecompressResult(target, box.cols.length, box.rows.length, decoder.tiles_read, tuple(sorted(decoder.damaged)))
+    return DecompressResult(target, box.cols.length, box.rows.length, decoder.tiles_read,
+                            tuple(sorted(decoder.damaged)), enhancing.name if enhancing else None)
 
 
 def _open_for_writing(path: Path, profile: dict) -> rasterio.io.DatasetWriter:
@@ -142,29 +175,47 @@ def _open_for_writing(path: Path, profile: dict) -> rasterio.io.DatasetWriter:
         return rasterio.open(path, "w", **profile)
 
 
-class _TileDecoder:
-    """Decodes tiles on demand (each at most once while it is needed) and blends windows."""
+class _LRU(OrderedDict):
+    """A small least-recently-used cache of computed tiles."""
 
-    def __init__(self, reader: ContainerReader, header: Header, codec: LoadedCodec, device, allow_damaged: bool):
+    def __init__(self, capacity: int):
+        super().__init__()
+        self.capacity = capacity
+
+    def get_or(self, key: int, compute: Callable[[int], object]):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = compute(key)
+        if len(self) > self.capacity:
+            self.popitem(last=False)
+        return value
+
+
+class _TileDecoder:
+    """Decodes tiles on demand (each at most once while it is needed), enhances and blends them.
+
+    Enhancement runs per codec tile on its extent grown by :data:`ENHANCE_MARGIN`, taken from
+    the blended codec output, so MEN sees across tile borders; enhanced tiles are blended with
+    the same ramps.
+    """
+
+    def __init__(self, reader: ContainerReader, header: Header, codec: LoadedCodec, device, allow_damaged: bool,
+                 enhancer: LoadedEnhancer | None = None):
         self.reader, self.header, self.codec, self.device = reader, header, codec, device
         self.allow_damaged = allow_damaged
+        self.enhancer = enhancer
         self.plan = header.plan
         self.groups = [list(g) for g in header.groups]
-        self.cache: OrderedDict[int, tuple[np.ndarray | None, np.ndarray | None]] = OrderedDict()
-        self.capacity = 2 * self.plan.shape[1] + 2
+        row = self.plan.shape[1]
+        self.decoded = _LRU(3 * row + 3 if enhancer else 2 * row + 2)
+        self.enhanced = _LRU(2 * row + 2)
         self.damaged: set[int] = set()
         self.tiles_read = 0
 
     def tile(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(unit bands×h×w over the extent or None when empty/damaged, validity over the owned box or None if damaged)."""
-        if index in self.cache:
-            self.cache.move_to_end(index)
-            return self.cache[index]
-        result = self._decode(index)
-        self.cache[index] = result
-        if len(self.cache) > self.capacity:
-            self.cache.popitem(last=False)
-        return result
+        return self.decoded.get_or(index, self._decode)
 
     def _decode(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         extent, owned = self.plan.extent(index), self.plan.owned(index)
@@ -186,13 +237,21 @@ class _TileDecoder:
                                  self.header.codec.quality, self.device)
         return unit, payload.valid
 
-    def window(self, owner: int, part: Box) -> tuple[np.ndarray, np.ndarray]:
-        """Values (output dtype) and validity of ``part``, which lies inside tile ``owner``'s owned box."""
-        bands = self.header.raster.count
-        acc = np.zeros((bands, *part.shape), dtype=np.float64)
+    def _enhance(self, index: int) -> np.ndarray | None:
+        if self.tile(index)[0] is None:
+            return None
+        extent = self.plan.extent(index)
+        context = extent.grown(ENHANCE_MARGIN, self.plan.full())
+        unit, _ = self._blend(context, lambda i: self.tile(i)[0])
+        out = enhance_groups(self.enhancer.model, unit, self.groups, index, self.device)
+        return out[(slice(None), *extent.relative_to(context).slices)]
+
+    def _blend(self, part: Box, fetch: Callable[[int], np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Ramp-weighted mean of the tiles over ``part`` (unit values) and where any tile covered it."""
+        acc = np.zeros((self.header.raster.count, *part.shape), dtype=np.float64)
         weight = np.zeros(part.shape, dtype=np.float64)
         for index in self.plan.touching(part):
-            unit, _ = self.tile(index)
+            unit = fetch(index)
             if unit is None:
                 continue
             extent = self.plan.extent(index)
@@ -203,15 +262,21 @@ class _TileDecoder:
             w = self.plan.weights(index)[src]
             acc[(slice(None), *dst)] += unit[(slice(None), *src)] * w
             weight[dst] += w
+        covered = weight > 0
+        return np.divide(acc, weight, out=np.zeros_like(acc), where=covered), covered
+
+    def window(self, owner: int, part: Box) -> tuple[np.ndarray, np.ndarray]:
+        """Values (output dtype) and validity of ``part``, which lies inside tile ``owner``'s owned box."""
+        bands = self.header.raster.count
+        fetch = (lambda i: self.enhanced.get_or(i, self._enhance)) if self.enhancer else (lambda i: self.tile(i)[0])
+        unit, covered = self._blend(part, fetch)
         _, owner_valid = self.tile(owner)
         owned = self.plan.owned(owner)
         if owner_valid is None:
             valid = np.zeros((bands, *part.shape), dtype=bool)
         else:
             valid = owner_valid[(slice(None), *part.relative_to(owned).slices)].copy()
-        covered = weight > 0
         valid &= covered
-        unit = np.divide(acc, weight, out=np.zeros_like(acc), where=covered)
         dtype = self.header.raster.dtype
         values = np.stack([m.from_unit(unit[b], dtype) for b, m in enumerate(self.header.mappings)])
         nodata = self.header.raster.nodata

@@ -12,7 +12,8 @@ from ldmrsic_core import __version__
 from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.container import ContainerWriter
 from ldmrsic_core.device import resolve_device
-from ldmrsic_core.header import CodecInfo, Header, RasterInfo
+from ldmrsic_core.enhance.weights import check_pairing, default_enhancer, load_enhancer
+from ldmrsic_core.header import CodecInfo, EnhancerInfo, Header, RasterInfo
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.models.registry import load_codec
 from ldmrsic_core.outputs import atomic_output, check_output
@@ -54,10 +55,16 @@ def compress_raster(
     model: str | Path | None = None,
     device: str = "auto",
     value_range: tuple[float, float] | None = None,
+    enhance: bool = True,
+    enhancer: str | Path | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> CompressResult:
-    """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``)."""
+    """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``).
+
+    The header names the decode-time enhancer (``enhancer``, or by default the installed one
+    trained for this codec); ``enhance=False`` names none. No bits are spent on it.
+    """
     source = Path(input)
     target = Path(output) if output is not None else source.with_suffix(".ldmr")
     check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
@@ -65,6 +72,7 @@ def compress_raster(
     validate(tile, overlap)
     torch_device = resolve_device(device)
     codec = load_codec(model, torch_device)
+    enhancement = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer)
     with open_source(source) as src:
         selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)
         info = describe(src, selected)
@@ -96,6 +104,7 @@ def compress_raster(
                 mappings=tuple(mappings),
                 clipped=tuple(int(c) for c in clipped),
                 software=f"ldmrsic-geo {__version__}",
+                enhancer=enhancement,
             )
             writer.finish(header.to_json())
     size = target.stat().st_size
@@ -104,3 +113,14 @@ def compress_raster(
         (codec.trained, f"model {codec.name} is untrained (random weights): expect poor quality"),
     ) if not ok)
     return CompressResult(target, size, info.width * info.height, len(plan), header.clipped, notes)
+
+
+def _chosen_enhancer(codec_name: str, codec_sha256: str, enhance: bool,
+                     enhancer: str | Path | None) -> EnhancerInfo | None:
+    if not enhance:
+        return None
+    name = enhancer if enhancer is not None else default_enhancer("ldmrsic", codec_sha256)
+    if name is None:
+        return None
+    loaded = check_pairing(load_enhancer(name), codec_name, codec_sha256)
+    return EnhancerInfo(loaded.name, loaded.sha256, loaded.config.name)

@@ -49,6 +49,15 @@ class CodecInfo:
 
 
 @dataclass(frozen=True)
+class EnhancerInfo:
+    """The decode-time enhancement chosen at compress time (no bits: it runs on the decoded tiles)."""
+
+    model: str
+    sha256: str
+    config: str
+
+
+@dataclass(frozen=True)
 class Header:
     raster: RasterInfo
     codec: CodecInfo
@@ -59,6 +68,7 @@ class Header:
     clipped: tuple[int, ...]
     software: str
     extra: dict[str, Any] = field(default_factory=dict)
+    enhancer: EnhancerInfo | None = None
 
     @property
     def plan(self) -> TilePlan:
@@ -78,6 +88,7 @@ class Header:
             },
             "software": self.software,
             "extra": self.extra,
+            "enhancer": asdict(self.enhancer) if self.enhancer else None,
         }
 
     @classmethod
@@ -99,6 +110,7 @@ class Header:
                 clipped=tuple(int(c) for c in bands["clipped"]),
                 software=str(data["software"]),
                 extra=dict(data.get("extra", {})),
+                enhancer=EnhancerInfo(**data["enhancer"]) if data.get("enhancer") else None,
             )
             header.plan  # validates the grid
         except Exception as exc:  # any missing or malformed field

@@ -47,3 +47,20 @@ def decode_groups(net: VariableRateElic, streams: list[list[bytes]], groups: lis
         rgb = x_hat[0, :, :h, :w].float().cpu().numpy()
         bands.append(from_channels(rgb, group))
     return np.concatenate(bands).astype(np.float32)
+
+
+def enhancement_seed(tile: int, group: int) -> int:
+    """The diffusion noise seed of one band group of one tile: fixed, so decoding is reproducible."""
+    return tile * 4096 + group
+
+
+@torch.no_grad()
+def enhance_groups(enhancer, unit: np.ndarray, groups: list[list[int]], tile: int,
+                   device: torch.device) -> np.ndarray:
+    """Enhance decoded bands (B×h×w in [0, 1]) group by group with an :class:`Enhancer`."""
+    bands = []
+    for g, group in enumerate(groups):
+        x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group)))[None].to(device)
+        rgb = enhancer.enhance(x, [enhancement_seed(tile, g)])[0].float().cpu().numpy()
+        bands.append(from_channels(rgb, group))
+    return np.concatenate(bands).astype(np.float32)

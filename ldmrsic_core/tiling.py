@@ -54,6 +54,12 @@ class Box:
         rows, cols = self.rows.intersect(other.rows), self.cols.intersect(other.cols)
         return Box(rows, cols) if rows and cols else None
 
+    def grown(self, margin: int, within: Box) -> Box:
+        """This box with ``margin`` pixels more on every side, clipped to ``within``."""
+        rows = Span(max(self.rows.start - margin, within.rows.start), min(self.rows.stop + margin, within.rows.stop))
+        cols = Span(max(self.cols.start - margin, within.cols.start), min(self.cols.stop + margin, within.cols.stop))
+        return Box(rows, cols)
+
     def relative_to(self, frame: Box) -> Box:
         """This box in the coordinates of ``frame``'s top-left corner."""
         r, c = frame.rows.start, frame.cols.start

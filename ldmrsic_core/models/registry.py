@@ -4,7 +4,11 @@ A weights file is a ``torch.save`` of plain containers and tensors (loaded with
 ``weights_only=True``, so no code runs on load)::
 
     {"format": "ldmrsic-weights", "version": 1, "name": str, "config": str,
-     "trained": bool, "notes": str, "state_dict": {...}}
+     "trained": bool, "notes": str, "state_dict": {...},
+     # enhancers only:
+     "kind": "enhancer", "source": "ldmrsic" | "jpeg2000", "codec_sha256": str | None}
+
+Codec and enhancer configurations have distinct names, so ``config`` says which it is.
 
 Its identity is the SHA-256 of the file's bytes; a container records it, and decoding
 refuses weights with another hash.
@@ -83,6 +87,9 @@ class NamedWeights:
     config: str
     bundled: bool
     notes: str = ""
+    kind: str = "codec"
+    source: str | None = None
+    codec_sha256: str | None = None
 
 
 def package_model_dir() -> Path:
@@ -114,7 +121,8 @@ def named_weights() -> dict[str, NamedWeights]:
         for name, e in read_model_table(folder)["models"].items():
             if name not in found:
                 found[name] = NamedWeights(name, folder / e["file"], e["sha256"], e.get("config", ""), bundled,
-                                           e.get("notes", ""))
+                                           e.get("notes", ""), e.get("kind", "codec"), e.get("source"),
+                                           e.get("codec_sha256"))
     return found
 
 
@@ -149,9 +157,8 @@ def resolve(model: str | Path | None) -> tuple[str, Path, str | None]:
     raise WeightsError(f"model {model!s} is neither a known model name ({known}) nor an existing weights file")
 
 
-def load_codec(model: str | Path | None = None, device: str | torch.device = "cpu",
-               expect_sha256: str | None = None) -> LoadedCodec:
-    """Load a codec by bundled name or path, verifying its SHA-256 (and ``expect_sha256`` if given)."""
+def read_weights(model: str | Path | None, expect_sha256: str | None = None) -> tuple[str, str, dict[str, Any]]:
+    """(name, SHA-256, contents) of a weights file given by name or path, hashes checked before loading."""
     name, path, digest = resolve(model)
     data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
@@ -169,19 +176,29 @@ def load_codec(model: str | Path | None = None, device: str | torch.device = "cp
         raise WeightsError(f"{path} is not an ldmrsic-geo weights file")
     if blob.get("version") != WEIGHTS_VERSION:
         raise WeightsError(f"{path} has weights format version {blob.get('version')}, this reader needs {WEIGHTS_VERSION}")
+    return str(blob.get("name") or name), actual, blob
+
+
+def load_codec(model: str | Path | None = None, device: str | torch.device = "cpu",
+               expect_sha256: str | None = None) -> LoadedCodec:
+    """Load a codec by bundled name or path, verifying its SHA-256 (and ``expect_sha256`` if given)."""
+    name, actual, blob = read_weights(model, expect_sha256)
+    if blob.get("kind", "codec") != "codec":
+        raise WeightsError(f"model {name} is an enhancement model, not a codec; pass it as --enhancer")
     cfg = config(str(blob["config"]))
     net = cfg.build()
     net.load_state_dict(blob["state_dict"])
     net.eval().to(device)
-    return LoadedCodec(name=str(blob.get("name") or name), sha256=actual, config=cfg,
-                       trained=bool(blob.get("trained")), model=net)
+    return LoadedCodec(name=name, sha256=actual, config=cfg, trained=bool(blob.get("trained")), model=net)
 
 
-def save_weights(net: VariableRateElic, config_name: str, path: Path, *, name: str,
-                 trained: bool, notes: str = "") -> str:
-    """Write a weights file (CDF tables built first) and return its SHA-256."""
-    net.update(force=True)
+def save_weights(net: torch.nn.Module, config_name: str, path: Path, *, name: str,
+                 trained: bool, notes: str = "", extra: dict[str, Any] | None = None) -> str:
+    """Write a weights file (a codec's CDF tables built first) and return its SHA-256."""
+    if isinstance(net, VariableRateElic):
+        net.update(force=True)
     blob = {
+        **(extra or {}),
         "format": WEIGHTS_FORMAT,
         "version": WEIGHTS_VERSION,
         "name": name,

@@ -1,4 +1,8 @@
-"""``export_codec``: a training run's EMA weights → a named weights file the CLI loads by name."""
+"""``export_model``: a training run's EMA weights → a named weights file the CLI loads by name.
+
+Codec runs export a codec; Stage I/II runs export an enhancer, recording the source it
+restores and (for our codec) that codec's SHA-256, so decoding pairs them by hash.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,39 @@ import json
 import os
 import re
 from pathlib import Path
-
-import torch
+from typing import Any
 
 from ldmrsic_core.errors import InputError, OutputExistsError
-from ldmrsic_core.models.registry import config as codec_config
 from ldmrsic_core.models.registry import read_model_table, save_weights, user_model_dir
 from ldmrsic_core.outputs import temporary_sibling
-from ldmrsic_core.training.codec_trainer import CHECKPOINT_FORMAT
+from ldmrsic_core.training.run import read_checkpoint
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def export_codec(run: Path, name: str, *, checkpoint: str = "best", folder: Path | None = None,
+def _built(state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The run's network with its EMA weights, and the extra weights-file entries of its kind."""
+    cfg = state["config"]
+    if state.get("stage", "codec") == "codec":
+        from ldmrsic_core.models.registry import config as codec_config
+
+        net = codec_config(cfg["config"]).build()
+        extra: dict[str, Any] = {}
+    else:
+        from ldmrsic_core.enhance.enhancer import config as enhancer_config
+
+        net = enhancer_config(cfg["config"]).build()
+        codec_sha = state.get("codec_sha256")
+        if cfg["source"] == "ldmrsic" and codec_sha is None:  # runs that predate the entry
+            from ldmrsic_core.models.registry import read_weights
+
+            codec_sha = read_weights(cfg["codec"])[1]
+        extra = {"kind": "enhancer", "source": cfg["source"], "codec_sha256": codec_sha, "stage": state["stage"]}
+    net.load_state_dict(state["ema"])
+    return net.eval(), extra
+
+
+def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path | None = None,
                  default: bool = False, notes: str = "", overwrite: bool = False) -> tuple[Path, str]:
     """Write ``folder/NAME.pt`` from the run's checkpoint (EMA weights) and record it in ``models.json``."""
     if not NAME.match(name):
@@ -26,12 +50,11 @@ def export_codec(run: Path, name: str, *, checkpoint: str = "best", folder: Path
     source = run / f"{checkpoint}.pt"
     if not source.is_file():
         raise InputError(f"{source} does not exist; is {run} a training run (try --checkpoint last)?")
-    state = torch.load(source, map_location="cpu", weights_only=True)
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(f"{source} is not an ldmrsic-geo training checkpoint")
+    state = read_checkpoint(source)
+    net, extra = _built(state)
+    if default and extra:
+        raise InputError("--default applies to codecs; enhancers pair with their codec by hash")
     cfg_name = state["config"]["config"]
-    net = codec_config(cfg_name).build()
-    net.load_state_dict(state["ema"])
     folder = folder or user_model_dir()
     folder.mkdir(parents=True, exist_ok=True)
     table = read_model_table(folder)
@@ -41,11 +64,13 @@ def export_codec(run: Path, name: str, *, checkpoint: str = "best", folder: Path
     notes = notes or f"EMA weights of {run.name} at step {state['step']} ({checkpoint} checkpoint)"
     tmp = temporary_sibling(target)
     try:
-        digest = save_weights(net.eval(), cfg_name, tmp, name=name, trained=True, notes=notes)
+        digest = save_weights(net, cfg_name, tmp, name=name, trained=True, notes=notes, extra=extra)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    table["models"][name] = {"file": target.name, "sha256": digest, "config": cfg_name, "notes": notes}
+    entry = {"file": target.name, "sha256": digest, "config": cfg_name, "notes": notes}
+    entry.update({k: extra[k] for k in ("kind", "source", "codec_sha256") if k in extra})
+    table["models"][name] = entry
     if default:
         table["default"] = name
     table_path = folder / "models.json"

@@ -1,0 +1,127 @@
+"""The enhancement model as shipped: configurations, and seeded decode-time enhancement.
+
+An :class:`Enhancer` bundles the four LDM-RSIC parts: the teacher LRM (Stage I, training
+only), the student LRM_DM, the prior diffusion and MEN. At decode time::
+
+    X̃ ─► LRM_DM ─► D ─┐
+    seed ─► F_T ~ N(0, I) ─► reverse chain (T steps) ─► F̂ ─► MEN(X̃, F̂) ─► X̂
+
+A configuration without prior levels is plain MEN (the "without DFAM" ablation): no prior,
+no diffusion. The noise is drawn on the CPU from a generator seeded by the caller, so the
+same tile enhances to the same pixels on any device and in any batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ldmrsic_core.enhance.diffusion import PriorDiffusion
+from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.enhance.lrm import PATCH, PriorEncoder
+from ldmrsic_core.enhance.men import MEN
+from ldmrsic_core.tiling import padded
+
+
+@dataclass(frozen=True)
+class EnhancerConfig:
+    name: str
+    channels: tuple[int, int, int, int]
+    blocks: tuple[int, int, int, int]
+    heads: tuple[int, int, int, int]
+    refinement: int
+    prior_dim: int
+    lrm_base: int
+    lrm_blocks: int
+    prior_levels: tuple[int, ...] = (3,)
+    expansion: float = 2.0
+    denoiser_layers: int = 5
+    steps: int = 4
+    summary: str = ""
+
+    def build(self) -> Enhancer:
+        return Enhancer(self)
+
+
+class Enhancer(nn.Module):
+    def __init__(self, cfg: EnhancerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.men = MEN(cfg.channels, cfg.blocks, cfg.heads, cfg.refinement, cfg.expansion, cfg.prior_dim,
+                       cfg.prior_levels)
+        self.uses_prior = bool(cfg.prior_levels)
+        if self.uses_prior:
+            self.lrm = PriorEncoder(cfg.prior_dim, cfg.lrm_base, cfg.lrm_blocks, with_original=True)
+            self.lrm_dm = PriorEncoder(cfg.prior_dim, cfg.lrm_base, cfg.lrm_blocks, with_original=False)
+            self.diffusion = PriorDiffusion(cfg.prior_dim, cfg.denoiser_layers, cfg.steps)
+
+    # -- the two training stages -------------------------------------------------------------
+    def teacher_prior(self, decoded: torch.Tensor, original: torch.Tensor) -> torch.Tensor | None:
+        """Stage I's F = LRM(X̃, X) (None without a prior)."""
+        return self.lrm(decoded, original) if self.uses_prior else None
+
+    def student_prior(self, decoded: torch.Tensor, noise: torch.Tensor) -> torch.Tensor | None:
+        """Stage II's F̂: the reverse chain from ``noise`` (F_T) conditioned on LRM_DM(X̃)."""
+        return self.diffusion.reverse(noise, self.lrm_dm(decoded)) if self.uses_prior else None
+
+    def noise_shape(self, batch: int, height: int, width: int) -> tuple[int, int, int]:
+        return (batch, (height // PATCH) * (width // PATCH), self.cfg.prior_dim)
+
+    def seeded_noise(self, seeds: list[int], height: int, width: int) -> torch.Tensor:
+        """F_T for each image, drawn on the CPU from its own seed (device- and batch-independent)."""
+        shape = self.noise_shape(1, height, width)[1:]
+        return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(s)) for s in seeds])
+
+    # -- decode time -------------------------------------------------------------------------
+    @torch.no_grad()
+    def enhance(self, decoded: torch.Tensor, seeds: list[int]) -> torch.Tensor:
+        """Enhance a batch (B×3×h×w in [0, 1], any size) with one noise seed per image."""
+        if len(seeds) != decoded.shape[0]:
+            raise ValueError("give one seed per image")
+        h, w = decoded.shape[-2:]
+        x = pad_to_patch(decoded)
+        prior = None
+        if self.uses_prior:
+            noise = self.seeded_noise(seeds, *x.shape[-2:]).to(x.device, x.dtype)
+            prior = self.student_prior(x, noise)
+        return self.men(x, prior)[..., :h, :w].clamp(0, 1)
+
+    @torch.no_grad()
+    def enhance_with_teacher(self, decoded: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+        """Stage I's output (the prior taken from the original): the ceiling Stage II aims at."""
+        h, w = decoded.shape[-2:]
+        x = pad_to_patch(decoded)
+        prior = self.teacher_prior(x, pad_to_patch(original))
+        return self.men(x, prior)[..., :h, :w].clamp(0, 1)
+
+
+def pad_to_patch(x: torch.Tensor) -> torch.Tensor:
+    """Replicate-pad B×C×h×w to multiples of the prior patch (64)."""
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, padded(w, PATCH) - w, 0, padded(h, PATCH) - h), mode="replicate")
+
+
+CONFIGS: dict[str, EnhancerConfig] = {
+    c.name: c
+    for c in (
+        EnhancerConfig("men-paper", (48, 96, 192, 384), (2, 2, 4, 4), (1, 2, 4, 8), 4, 256, 64, 5,
+                       summary="MEN, LRM and LDM as in the paper"),
+        EnhancerConfig("men-small", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 0, 64, 16, 2, expansion=1.5,
+                       denoiser_layers=3, summary="default: no full-resolution blocks, trainable on a CPU"),
+        EnhancerConfig("men-small-nodfam", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 0, 64, 16, 2,
+                       expansion=1.5, denoiser_layers=3, prior_levels=(), summary="men-small without the prior (ablation)"),
+        EnhancerConfig("men-tiny", (8, 16, 32, 64), (1, 1, 1, 1), (1, 1, 2, 2), 0, 16, 8, 1,
+                       denoiser_layers=1, summary="for tests only"),
+    )
+}
+DEFAULT_CONFIG = "men-small"
+
+
+def config(name: str) -> EnhancerConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise WeightsError(f"unknown enhancer configuration {name!r}; known: {', '.join(CONFIGS)}") from None

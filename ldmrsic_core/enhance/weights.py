@@ -1,0 +1,58 @@
+"""Enhancement models by name: loading with hash checks, and the default for a codec or JPEG2000.
+
+An enhancer's weights file is an ordinary ldmrsic-geo weights file with ``kind: "enhancer"``,
+the ``source`` it restores (``ldmrsic`` output of one codec, or ``jpeg2000``) and, for the
+former, the SHA-256 of that codec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ldmrsic_core.enhance.enhancer import Enhancer, EnhancerConfig
+from ldmrsic_core.enhance.enhancer import config as enhancer_config
+from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.models.registry import named_weights, read_weights
+
+
+@dataclass(frozen=True)
+class LoadedEnhancer:
+    name: str
+    sha256: str
+    config: EnhancerConfig
+    source: str
+    codec_sha256: str | None
+    model: Enhancer
+
+
+def load_enhancer(model: str | Path, device: str | torch.device = "cpu",
+                  expect_sha256: str | None = None) -> LoadedEnhancer:
+    """Load an enhancement model by name or path, verifying its SHA-256 before use."""
+    name, actual, blob = read_weights(model, expect_sha256)
+    if blob.get("kind") != "enhancer":
+        raise WeightsError(f"model {name} is a codec, not an enhancement model")
+    cfg = enhancer_config(str(blob["config"]))
+    net = cfg.build()
+    net.load_state_dict(blob["state_dict"])
+    net.eval().to(device)
+    return LoadedEnhancer(name, actual, cfg, str(blob.get("source")), blob.get("codec_sha256"), net)
+
+
+def default_enhancer(source: str, codec_sha256: str | None = None) -> str | None:
+    """The enhancer to use for ``source`` (and that codec): bundled before user models, then by name."""
+    found = sorted((not w.bundled, w.name) for w in named_weights().values()
+                   if w.kind == "enhancer" and w.source == source
+                   and (source != "ldmrsic" or w.codec_sha256 == codec_sha256))
+    return found[0][1] if found else None
+
+
+def check_pairing(enhancer: LoadedEnhancer, codec_name: str, codec_sha256: str) -> LoadedEnhancer:
+    """``enhancer`` if it was trained on this codec's output, else a :class:`WeightsError`."""
+    if enhancer.source != "ldmrsic" or enhancer.codec_sha256 != codec_sha256:
+        what = "JPEG2000 output" if enhancer.source == "jpeg2000" else "the output of another codec"
+        raise WeightsError(f"enhancer {enhancer.name} restores {what}, not that of model {codec_name!r} "
+                           f"(SHA-256 {codec_sha256[:16]}…)")
+    return enhancer

@@ -1,0 +1,222 @@
+"""Training the enhancement: Stage I (``prior``) and Stage II (``ldm``) of LDM-RSIC.
+
+* Stage I — the source codec is frozen (X̃ comes from :mod:`pairs`); LRM and MEN learn with
+  ``L1(MEN(X̃, LRM(X̃, X)), X)``. A configuration without prior trains plain MEN the same way.
+* Stage II — initialised from a Stage I run (``init``): LRM stays frozen as the teacher; MEN,
+  LRM_DM (from LRM's weights for X̃) and the denoiser learn with
+  ``L1(MEN(X̃, F̂), X) + L1(F̂, F)``, F̂ from the full T-step reverse chain started at q(F_T | F).
+
+One model for every level of the source (quality presets or JPEG2000 rates): the prior is
+inferred from X̃, so the same weights serve fractional qualities and unknown archive rates.
+Validation measures PSNR of X̃, of the teacher (Stage I, the ceiling) and of the seeded
+decode-time path (Stage II) per level; ``best.pt`` keeps the best mean of the stage's own output.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ldmrsic_core.enhance.enhancer import Enhancer
+from ldmrsic_core.enhance.enhancer import config as enhancer_config
+from ldmrsic_core.errors import InputError
+from ldmrsic_core.training.pairs import PairSet, make_source
+from ldmrsic_core.training.run import TrainingRun, read_checkpoint
+
+STAGES = ("prior", "ldm")
+
+
+@dataclass(frozen=True)
+class EnhanceConfig:
+    tiles: str
+    out: str
+    stage: str = "prior"
+    source: str = "ldmrsic"
+    codec: str | None = None
+    cache: str = ""
+    init: str | None = None
+    config: str = "men-small"
+    steps: int = 20_000
+    batch: int = 8
+    crop: int = 128
+    lr: float = 2e-4
+    warmup: int = 200
+    ema_decay: float = 0.999
+    tiles_limit: int = 0
+    val: str | None = None
+    val_every: int = 500
+    val_limit: int = 42
+    ckpt_every: int = 250
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True
+    threads: int = 0
+
+
+class _StageLoss(nn.Module):
+    """The stage's loss as a module, so DDP can wrap it."""
+
+    def __init__(self, net: Enhancer, stage: str):
+        super().__init__()
+        self.net, self.stage = net, stage
+
+    def forward(self, x: torch.Tensor, decoded: torch.Tensor, noise: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        net = self.net
+        if self.stage == "prior":
+            out = net.men(decoded, net.teacher_prior(decoded, x))
+            return {"loss": F.l1_loss(out, x), "l1": F.l1_loss(out, x).detach()}
+        with torch.no_grad():
+            target = net.teacher_prior(decoded, x)
+        prior = net.student_prior(decoded, net.diffusion.noised(target, noise))
+        out = net.men(decoded, prior)
+        l1, prior_l1 = F.l1_loss(out, x), F.l1_loss(prior, target)
+        return {"loss": l1 + prior_l1, "l1": l1.detach(), "prior_l1": prior_l1.detach()}
+
+
+class EnhanceTrainer(TrainingRun):
+    def __init__(self, cfg: EnhanceConfig, resume: bool = False, progress: bool = True):
+        self.stage = cfg.stage
+        if cfg.stage not in STAGES:
+            raise InputError(f"--stage {cfg.stage} is not an enhancement stage ({', '.join(STAGES)})")
+        super().__init__(cfg)
+        if cfg.crop % 64 or cfg.crop < 64:
+            raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of 64")
+        self.net = enhancer_config(cfg.config).build()
+        if cfg.stage == "ldm":
+            if not self.net.uses_prior:
+                raise InputError(f"{cfg.config} has no prior, so it has no Stage II; train it with --stage prior")
+            if not cfg.init:
+                raise InputError("--stage ldm starts from a Stage I run: pass --init RUN")
+            self._init_from_stage_one(Path(cfg.init))
+        self.net.to(self.device)
+        source = make_source(cfg.source, cfg.codec, cfg.device)
+        self.codec_sha256 = source.codec_sha256
+        cache = Path(cfg.cache) if cfg.cache else Path(cfg.out).parent / "pairs-cache"
+        self.data = PairSet(Path(cfg.tiles), source, cache, limit=cfg.tiles_limit, progress=progress and self.rank == 0)
+        self.val = None
+        if cfg.val and self.rank == 0:
+            self.val = PairSet(Path(cfg.val), source, cache, limit=cfg.val_limit, progress=progress)
+        self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
+        self.opt = torch.optim.Adam(self._trainable(), lr=cfg.lr)
+        self.loss: nn.Module = _StageLoss(self.net, cfg.stage)
+        if self.world > 1:
+            self.loss = nn.parallel.DistributedDataParallel(self.loss, find_unused_parameters=True)
+        self.check_fresh_or_resume(resume)
+
+    def _trainable(self) -> list[nn.Parameter]:
+        net = self.net
+        if self.stage == "prior":
+            parts: list[nn.Module] = [net.men] + ([net.lrm] if net.uses_prior else [])
+        else:
+            net.lrm.requires_grad_(False)
+            parts = [net.men, net.lrm_dm, net.diffusion]
+        return [p for part in parts for p in part.parameters()]
+
+    def _init_from_stage_one(self, run: Path) -> None:
+        state = read_checkpoint(run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt")
+        if state.get("stage") != "prior" or state["config"]["config"] != self.cfg.config:
+            raise InputError(f"--init {run} is not a Stage I (--stage prior) run of {self.cfg.config}")
+        if state["config"]["source"] != self.cfg.source:
+            raise InputError(f"--init {run} was trained on {state['config']['source']} output, not {self.cfg.source}")
+        self.net.load_state_dict(state["ema"])
+        # LRM_DM = LRM without the X branch: copy every weight, and the X̃ half of the first conv.
+        student = self.net.lrm_dm.state_dict()
+        for key, value in self.net.lrm.state_dict().items():
+            student[key] = value[:, : student[key].shape[1]].clone() if value.shape != student[key].shape else value.clone()
+        self.net.lrm_dm.load_state_dict(student)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def train(self, progress: bool = True, until: int | None = None) -> None:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        stop = min(cfg.steps, until or cfg.steps)
+        self.start()
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, unit="step")
+        autocast = self.device.type == "cuda" and cfg.bf16
+        started, first = time.time(), self.step
+        while self.step < stop:
+            self.set_lr(self.opt)
+            x, decoded = (t.to(self.device, non_blocking=True) for t in self.data.batch(cfg.batch, cfg.crop, self.rng))
+            noise = None
+            if self.stage == "ldm":
+                noise = torch.randn(self.net.noise_shape(x.shape[0], *x.shape[-2:])).to(self.device)
+            self.net.train()
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                losses = self.loss(x, decoded, noise)
+            self.opt.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(self._trainable(), 1.0)
+            self.opt.step()
+            self.update_ema(self.ema, self.net)
+            self.step += 1
+            if self.rank == 0:
+                row = {"step": self.step, **{k: v.item() for k, v in losses.items()},
+                       "steps_per_s": (self.step - first) / (time.time() - started)}
+                bar.set_postfix(loss=f"{row['loss']:.4f}")
+                bar.update(1)
+                self.log("train.csv", row)
+                if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                    self._validate()
+                if self.step % cfg.ckpt_every == 0 or self.step == stop:
+                    self.save(self.out / "last.pt")
+        bar.close()
+        self.finish()
+
+    def _validate(self) -> None:
+        rows = validate_enhancer(self.ema, self.val, self.device)
+        for row in rows:
+            self.log("val.csv", {"step": self.step, **row})
+        key = "psnr_teacher" if self.stage == "prior" else "psnr_enhanced"
+        score = -sum(r[key] for r in rows) / len(rows)
+        if score < self.best:
+            self.best = score
+            self.save(self.out / "best.pt")
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.net.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
+                "codec_sha256": self.codec_sha256}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = torch.mean((a - b) ** 2).item()
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+@torch.no_grad()
+def validate_enhancer(net: Enhancer, pairs: PairSet, device: torch.device) -> list[dict[str, float]]:
+    """Per level: mean bpp of the source, PSNR of X̃, of the teacher (Stage I) and of decode-time enhancement.
+
+    Decode-time enhancement is seeded by the image's position in the set, as decoding seeds tiles.
+    """
+    net.eval()
+    rows = []
+    for li, level in enumerate(pairs.source.levels):
+        sums = {"bpp": 0.0, "psnr_decoded": 0.0, "psnr_teacher": 0.0, "psnr_enhanced": 0.0}
+        for i, (x8, versions) in enumerate(zip(pairs.originals, pairs.decoded)):
+            x = torch.from_numpy(x8)[None].float().div(255).to(device)
+            d = torch.from_numpy(versions[li])[None].float().div(255).to(device)
+            sums["bpp"] += pairs.bpp[i][li]
+            sums["psnr_decoded"] += _psnr(d, x)
+            sums["psnr_teacher"] += _psnr(_to_8bit(net.enhance_with_teacher(d, x)), x)
+            sums["psnr_enhanced"] += _psnr(_to_8bit(net.enhance(d, [i])), x)
+        rows.append({"level": level, **{k: v / len(pairs) for k, v in sums.items()}})
+    return rows
+
+
+def _to_8bit(x: torch.Tensor) -> torch.Tensor:
+    """Quantise as an 8-bit output would be."""
+    return (x * 255).round() / 255
