@@ -13,17 +13,25 @@ def models(ctx):
     """List model configurations and the named models (bundled and exported)."""
     if ctx.invoked_subcommand is not None:
         return
+    from ldmrsic_core.enhance import enhancer as enh
     from ldmrsic_core.models.registry import CONFIGS, DEFAULT_CONFIG, default_model, named_weights, no_model_message
 
     listing = {
         "configurations": {
-            name: {"N": c.N, "M": c.M, "groups": list(c.groups), "parameters": _parameters(name),
+            name: {"N": c.N, "M": c.M, "groups": list(c.groups), "parameters": _parameters(c),
                    "default": name == DEFAULT_CONFIG, "summary": c.summary}
             for name, c in CONFIGS.items()
         },
-        "models": {w.name: {"config": w.config, "sha256": w.sha256, "path": str(w.path),
+        "enhancer_configurations": {
+            name: {"channels": list(c.channels), "blocks": list(c.blocks), "prior_tokens_dim": c.prior_dim,
+                   "prior_levels": list(c.prior_levels), "diffusion_steps": c.steps, "parameters": _parameters(c),
+                   "default": name == enh.DEFAULT_CONFIG, "summary": c.summary}
+            for name, c in enh.CONFIGS.items()
+        },
+        "models": {w.name: {"kind": w.kind, "config": w.config, "sha256": w.sha256, "path": str(w.path),
                             "bytes": w.path.stat().st_size if w.path.is_file() else None, "bundled": w.bundled,
-                            "default": w.name == default_model(), "notes": w.notes}
+                            "default": w.name == default_model(), "notes": w.notes,
+                            **({"source": w.source, "codec_sha256": w.codec_sha256} if w.kind == "enhancer" else {})}
                    for w in named_weights().values()},
     }
     click.echo(json.dumps(listing, indent=2))
@@ -35,29 +43,37 @@ def models(ctx):
 @click.argument("config")
 @click.option("--output", "-o", required=True, help="Weights file to write.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--source", type=click.Choice(["ldmrsic", "jpeg2000"]), default="ldmrsic", show_default=True,
+              help="Enhancer configurations: what it restores.")
+@click.option("--codec", default=None, help="Enhancer configurations, --source ldmrsic: the codec it pairs with.")
 @click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
-def init(config, output, seed, overwrite):
+def init(config, output, seed, source, codec, overwrite):
     """Write UNTRAINED (randomly initialised) weights of CONFIG, for testing the pipeline only.
 
-    Random weights code and decode exactly, but the pictures they give back are poor.
+    Random codec weights code and decode exactly, but the pictures they give back are poor.
     """
     from pathlib import Path
 
     import torch
 
+    from ldmrsic_core.enhance import enhancer as enh
     from ldmrsic_core.models.registry import config as get_config
-    from ldmrsic_core.models.registry import save_weights
+    from ldmrsic_core.models.registry import read_weights, save_weights
     from ldmrsic_core.outputs import atomic_output
 
-    cfg = get_config(config)
+    extra = None
+    if config in enh.CONFIGS:
+        cfg = enh.CONFIGS[config]
+        codec_sha = read_weights(codec)[1] if source == "ldmrsic" else None
+        extra = {"kind": "enhancer", "source": source, "codec_sha256": codec_sha}
+    else:
+        cfg = get_config(config)
     torch.manual_seed(seed)
     with atomic_output(Path(output), overwrite) as tmp:
         digest = save_weights(cfg.build().eval(), cfg.name, tmp, name=Path(output).stem, trained=False,
-                              notes=f"random initialisation, seed {seed}")
+                              notes=f"random initialisation, seed {seed}", extra=extra)
     click.echo(f"wrote {output} (untrained {cfg.name}, SHA-256 {digest})", err=True)
 
 
-def _parameters(name: str) -> int:
-    from ldmrsic_core.models.registry import CONFIGS
-
-    return sum(p.numel() for p in CONFIGS[name].build().parameters())
+def _parameters(cfg) -> int:
+    return sum(p.numel() for p in cfg.build().parameters())

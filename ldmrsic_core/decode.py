@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,6 +19,7 @@ import rasterio.shutil
 from rasterio import windows as rwindows
 from rasterio.transform import Affine
 
+from ldmrsic_core.blending import TileCache, blend
 from ldmrsic_core.container import ContainerReader
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.weights import LoadedEnhancer, check_pairing, load_enhancer
@@ -175,23 +175,6 @@ def _open_for_writing(path: Path, profile: dict) -> rasterio.io.DatasetWriter:
         return rasterio.open(path, "w", **profile)
 
 
-class _LRU(OrderedDict):
-    """A small least-recently-used cache of computed tiles."""
-
-    def __init__(self, capacity: int):
-        super().__init__()
-        self.capacity = capacity
-
-    def get_or(self, key: int, compute: Callable[[int], object]):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = self[key] = compute(key)
-        if len(self) > self.capacity:
-            self.popitem(last=False)
-        return value
-
-
 class _TileDecoder:
     """Decodes tiles on demand (each at most once while it is needed), enhances and blends them.
 
@@ -208,8 +191,8 @@ class _TileDecoder:
         self.plan = header.plan
         self.groups = [list(g) for g in header.groups]
         row = self.plan.shape[1]
-        self.decoded = _LRU(3 * row + 3 if enhancer else 2 * row + 2)
-        self.enhanced = _LRU(2 * row + 2)
+        self.decoded = TileCache(3 * row + 3 if enhancer else 2 * row + 2)
+        self.enhanced = TileCache(2 * row + 2)
         self.damaged: set[int] = set()
         self.tiles_read = 0
 
@@ -242,34 +225,15 @@ class _TileDecoder:
             return None
         extent = self.plan.extent(index)
         context = extent.grown(ENHANCE_MARGIN, self.plan.full())
-        unit, _ = self._blend(context, lambda i: self.tile(i)[0])
+        unit, _ = blend(self.plan, context, self.header.raster.count, lambda i: self.tile(i)[0])
         out = enhance_groups(self.enhancer.model, unit, self.groups, index, self.device)
         return out[(slice(None), *extent.relative_to(context).slices)]
-
-    def _blend(self, part: Box, fetch: Callable[[int], np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
-        """Ramp-weighted mean of the tiles over ``part`` (unit values) and where any tile covered it."""
-        acc = np.zeros((self.header.raster.count, *part.shape), dtype=np.float64)
-        weight = np.zeros(part.shape, dtype=np.float64)
-        for index in self.plan.touching(part):
-            unit = fetch(index)
-            if unit is None:
-                continue
-            extent = self.plan.extent(index)
-            inter = extent.intersect(part)
-            if inter is None:
-                continue
-            src, dst = inter.relative_to(extent).slices, inter.relative_to(part).slices
-            w = self.plan.weights(index)[src]
-            acc[(slice(None), *dst)] += unit[(slice(None), *src)] * w
-            weight[dst] += w
-        covered = weight > 0
-        return np.divide(acc, weight, out=np.zeros_like(acc), where=covered), covered
 
     def window(self, owner: int, part: Box) -> tuple[np.ndarray, np.ndarray]:
         """Values (output dtype) and validity of ``part``, which lies inside tile ``owner``'s owned box."""
         bands = self.header.raster.count
         fetch = (lambda i: self.enhanced.get_or(i, self._enhance)) if self.enhancer else (lambda i: self.tile(i)[0])
-        unit, covered = self._blend(part, fetch)
+        unit, covered = blend(self.plan, part, bands, fetch)
         _, owner_valid = self.tile(owner)
         owned = self.plan.owned(owner)
         if owner_valid is None:

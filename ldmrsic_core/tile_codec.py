@@ -60,7 +60,7 @@ def enhance_groups(enhancer, unit: np.ndarray, groups: list[list[int]], tile: in
     """Enhance decoded bands (B×h×w in [0, 1]) group by group with an :class:`Enhancer`."""
     bands = []
     for g, group in enumerate(groups):
-        x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group)))[None].to(device)
+        x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group), dtype=np.float32))[None].to(device)
         rgb = enhancer.enhance(x, [enhancement_seed(tile, g)])[0].float().cpu().numpy()
         bands.append(from_channels(rgb, group))
     return np.concatenate(bands).astype(np.float32)

@@ -1,0 +1,36 @@
+"""``ldmrsic-geo enhance`` (JPEG2000*)."""
+
+from __future__ import annotations
+
+import click
+
+from ldmrsic_cli.options import device_option, echo_err, enhancer_option, overwrite_option, progress_bar
+
+
+@click.command()
+@click.argument("input", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--output", "-o", required=True, help="Output GeoTIFF.")
+@click.option("--source", type=click.Choice(["jpeg2000"]), default="jpeg2000", show_default=True,
+              help="The classical codec that produced INPUT.")
+@enhancer_option
+@click.option("--tile", type=int, default=None, help="Tile size in pixels, a multiple of 64 [default: 512].")
+@click.option("--overlap", type=int, default=None, help="Overlap of neighbouring tiles in pixels [default: 32].")
+@click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
+              help="Values mapped to the model's range [default: 0–255 for 8-bit data, else each band's min–max].")
+@device_option
+@overwrite_option
+@click.pass_context
+def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, device, overwrite):
+    """Enhance a raster decoded by a classical codec (JPEG2000*: LDM-RSIC enhancement of
+    archives that are already JPEG2000-compressed). Georeferencing and metadata are kept."""
+    from ldmrsic_core.enhance_raster import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_raster
+
+    update, close = progress_bar(ctx, "enhance")
+    try:
+        result = enhance_raster(input, output, source=source, enhancer=enhancer, tile=tile or DEFAULT_TILE,
+                                overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+                                value_range=tuple(value_range) if value_range else None, device=device,
+                                overwrite=overwrite, progress=update)
+    finally:
+        close()
+    echo_err(f"wrote {result.output} ({result.width}×{result.height}, {result.tiles} tiles, enhanced by {result.enhancer})")

@@ -1,0 +1,214 @@
+"""LDM-RSIC enhancement: shapes, seeded determinism, training stages, decode and JPEG2000*."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from ldmrsic_core import compress_raster, decompress_raster
+from ldmrsic_core.enhance.enhancer import CONFIGS, pad_to_patch
+from ldmrsic_core.enhance.lrm import PriorEncoder
+from ldmrsic_core.enhance.men import MEN
+from ldmrsic_core.enhance.weights import load_enhancer
+from ldmrsic_core.enhance_raster import enhance_raster
+from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.info import read_header
+from ldmrsic_core.models.registry import read_weights, save_weights
+from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
+from ldmrsic_core.training.export import export_model
+
+DATA = Path(__file__).parent / "data"
+
+
+def _tiny_enhancer(path: Path, source: str, codec_sha256: str | None, seed: int = 0) -> Path:
+    """Random men-tiny weights whose output layer is not zero, so the prior and its noise matter."""
+    torch.manual_seed(seed)
+    net = CONFIGS["men-tiny"].build()
+    torch.nn.init.normal_(net.men.out.weight, std=0.05)
+    save_weights(net.eval(), "men-tiny", path, name=path.stem, trained=False,
+                 extra={"kind": "enhancer", "source": source, "codec_sha256": codec_sha256})
+    return path
+
+
+@pytest.mark.parametrize("h,w", [(64, 64), (128, 192), (256, 256), (320, 128), (512, 384)])
+def test_shapes_for_tile_sizes(h, w):
+    torch.manual_seed(0)
+    cfg = CONFIGS["men-tiny"]
+    lrm = PriorEncoder(cfg.prior_dim, cfg.lrm_base, cfg.lrm_blocks, with_original=True)
+    x = torch.rand(2, 3, h, w)
+    tokens = lrm(x, x)
+    assert tokens.shape == (2, (h // 64) * (w // 64), cfg.prior_dim)  # one token per 64×64 pixels
+    for levels in [(3,), (0, 1, 2, 3)]:
+        men = MEN(cfg.channels, cfg.blocks, cfg.heads, 0, 2.0, cfg.prior_dim, levels)
+        assert men(x, tokens).shape == x.shape
+
+
+@pytest.mark.parametrize("h,w", [(50, 70), (200, 130), (256, 256)])
+def test_enhance_any_size_and_seeded(h, w):
+    torch.manual_seed(0)
+    net = CONFIGS["men-tiny"].build().eval()
+    torch.nn.init.normal_(net.men.out.weight, std=0.05)
+    x = torch.rand(2, 3, h, w)
+    a, b = net.enhance(x, [1, 2]), net.enhance(x, [1, 2])
+    assert a.shape == x.shape and torch.equal(a, b)
+    # Per-image seeds: an image enhances the same alone or in a batch; another seed changes it.
+    assert torch.allclose(net.enhance(x[1:], [2])[0], a[1], atol=1e-5)
+    assert not torch.equal(net.enhance(x, [1, 3])[1], a[1])
+
+
+def test_paper_configuration_builds():
+    net = CONFIGS["men-paper"].build()
+    assert net.men.encoders[0][0].attn.heads == 1 and len(net.men.bottleneck) == 4
+    assert net.diffusion.steps == 4
+    assert 20e6 < sum(p.numel() for p in net.parameters()) < 60e6
+
+
+def test_diffusion_chain_is_deterministic_and_uses_condition():
+    torch.manual_seed(0)
+    net = CONFIGS["men-tiny"].build().eval()
+    noise = torch.randn(1, 4, net.cfg.prior_dim)
+    d1, d2 = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(net.student_prior(d1, noise), net.student_prior(d1, noise))
+        assert not torch.allclose(net.student_prior(d1, noise), net.student_prior(d2, noise))
+
+
+def _training_images(folder: Path) -> Path:
+    """Four 128² RGB crops of a real scene, as PNG (the format of training tiles)."""
+    folder.mkdir()
+    with rasterio.open(DATA / "naip_uint8_4band.tif") as src:
+        data = src.read([1, 2, 3])
+    with rasterio.open(DATA / "rgb_uint8_nodata.tif") as src:
+        other = src.read()
+    crops = [data[:, :96, :128], other[:, 20:148, 72:200]]
+    for i, crop in enumerate(crops):
+        for flip in range(2):
+            img = np.ascontiguousarray(crop[:, :, ::-1] if flip else crop)
+            with rasterio.open(folder / f"img{i}{flip}.png", "w", driver="PNG", width=img.shape[2],
+                               height=img.shape[1], count=3, dtype="uint8") as dst:
+                dst.write(img)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def stage_runs(tmp_path_factory):
+    """A tiny Stage I then Stage II run on JPEG2000 output of four images (validated on the same)."""
+    root = tmp_path_factory.mktemp("enh")
+    images = _training_images(root / "images")
+    common = dict(tiles=str(images), val=str(images), source="jpeg2000", config="men-tiny", cache=str(root / "cache"),
+                  batch=4, crop=64, lr=3e-3, warmup=5, val_every=60, ckpt_every=60, device="cpu")
+    prior = EnhanceTrainer(EnhanceConfig(out=str(root / "prior"), stage="prior", steps=60, **common), progress=False)
+    prior.train(progress=False)
+    ldm = EnhanceTrainer(EnhanceConfig(out=str(root / "ldm"), stage="ldm", init=str(root / "prior"), steps=30,
+                                       **{**common, "val_every": 30, "ckpt_every": 30}), progress=False)
+    ldm.train(progress=False)
+    return root
+
+
+def _val_rows(run: Path) -> list[dict[str, float]]:
+    import csv
+
+    with open(run / "val.csv") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def test_overfit_teacher_beats_the_codec(stage_runs):
+    rows = _val_rows(stage_runs / "prior")
+    last = [r for r in rows if r["step"] == max(r["step"] for r in rows)]
+    assert len(last) == 5  # one row per JPEG2000 rate
+    gains = [r["psnr_teacher"] - r["psnr_decoded"] for r in last]
+    assert np.mean(gains) > 0.1, gains
+
+
+def test_stage_two_exports_and_enhances_a_jpeg2000_raster(stage_runs, tmp_path):
+    rows = _val_rows(stage_runs / "ldm")
+    assert {"psnr_enhanced", "psnr_teacher", "psnr_decoded"} <= set(rows[0])
+    path, digest = export_model(stage_runs / "ldm", "jp2-tiny", checkpoint="last")
+    loaded = load_enhancer("jp2-tiny")
+    assert loaded.sha256 == digest and loaded.source == "jpeg2000" and loaded.codec_sha256 is None
+
+    # A georeferenced JPEG2000 file, as gdal_translate -of JP2OpenJPEG would write it.
+    with rasterio.open(DATA / "rgb_uint8_nodata.tif") as src:
+        profile, data = src.profile, src.read()
+    jp2 = tmp_path / "scene.jp2"
+    with rasterio.open(jp2, "w", driver="JP2OpenJPEG", width=profile["width"], height=profile["height"], count=3,
+                       dtype="uint8", crs=profile["crs"], transform=profile["transform"], nodata=0,
+                       QUALITY="5", REVERSIBLE="NO") as dst:
+        dst.write(data)
+    out = tmp_path / "enhanced.tif"
+    result = enhance_raster(jp2, out, tile=128, overlap=32, device="cpu")
+    assert result.enhancer == "jp2-tiny"
+    with rasterio.open(jp2) as a, rasterio.open(out) as b:
+        assert b.crs == a.crs and b.transform == a.transform and b.shape == a.shape
+        assert b.dtypes == a.dtypes and b.nodata == a.nodata
+        assert "jp2-tiny" in b.tags()["LDMRSIC_ENHANCER"]
+        before, after = a.read(), b.read()
+    assert not np.array_equal(before, after)
+    with pytest.raises(FileExistsError):
+        enhance_raster(jp2, out, device="cpu")
+
+
+@pytest.fixture
+def paired_enhancer(tiny_weights, private_model_dir):
+    """A men-tiny enhancer registered as trained for the tiny test codec."""
+    path = _tiny_enhancer(private_model_dir / "tiny-enh.pt", "ldmrsic", read_weights(tiny_weights)[1])
+    other = _tiny_enhancer(private_model_dir / "tiny-jp2.pt", "jpeg2000", None, seed=1)
+    table = {"default": None, "models": {
+        p.stem: {"file": p.name, "sha256": read_weights(p)[1], "config": "men-tiny", "kind": "enhancer",
+                 "source": src, "codec_sha256": sha}
+        for p, src, sha in ((path, "ldmrsic", read_weights(tiny_weights)[1]), (other, "jpeg2000", None))}}
+    import json
+
+    (private_model_dir / "models.json").write_text(json.dumps(table))
+    return path
+
+
+def test_decode_enhances_by_default_deterministically(tiny_weights, paired_enhancer, tmp_path):
+    packed = tmp_path / "x.ldmr"
+    compress_raster(DATA / "rgb_uint8_nodata.tif", packed, model=tiny_weights, tile=128, overlap=16, device="cpu")
+    header = read_header(packed)
+    assert header.enhancer is not None and header.enhancer.model == "tiny-enh"
+    outs = []
+    for name, kwargs in (("a", {}), ("b", {}), ("plain", {"enhance": False})):
+        result = decompress_raster(packed, tmp_path / f"{name}.tif", model=tiny_weights, device="cpu", **kwargs)
+        with rasterio.open(result.output) as src:
+            outs.append(src.read())
+    a, b, plain = outs
+    assert np.array_equal(a, b)            # the same file decodes to the same pixels
+    assert not np.array_equal(a, plain)    # and enhancement did something
+    # A window decodes to the same pixels as the whole file there (same tiles, same seeds).
+    with rasterio.open(tmp_path / "a.tif") as src:
+        win = rasterio.windows.Window(40, 10, 120, 100)
+        bbox = rasterio.windows.bounds(win, src.transform)
+        whole = src.read(window=win)
+    decompress_raster(packed, tmp_path / "w.tif", bbox=bbox, model=tiny_weights, device="cpu")
+    with rasterio.open(tmp_path / "w.tif") as src:
+        assert np.array_equal(src.read(), whole)
+
+
+def test_missing_or_mismatched_enhancer_is_refused(tiny_weights, paired_enhancer, tmp_path):
+    packed = tmp_path / "x.ldmr"
+    compress_raster(DATA / "rgb_uint8_nodata.tif", packed, model=tiny_weights, tile=128, device="cpu")
+    with pytest.raises(WeightsError, match="restores JPEG2000 output"):
+        decompress_raster(packed, tmp_path / "j.tif", model=tiny_weights, enhancer="tiny-jp2", device="cpu")
+    hidden = paired_enhancer.with_suffix(".moved")
+    shutil.move(paired_enhancer, hidden)
+    shutil.copy(hidden, tmp_path / "copy.pt")
+    paired_enhancer.write_bytes(b"not the weights")
+    with pytest.raises(WeightsError, match="damaged or replaced"):
+        decompress_raster(packed, tmp_path / "m.tif", model=tiny_weights, device="cpu")
+    assert not (tmp_path / "m.tif").exists()
+    # An explicit path with the right weights works; --no-enhance always works.
+    decompress_raster(packed, tmp_path / "p.tif", model=tiny_weights, enhancer=tmp_path / "copy.pt", device="cpu")
+    decompress_raster(packed, tmp_path / "n.tif", model=tiny_weights, enhance=False, device="cpu")
+
+
+def test_pad_to_patch():
+    x = torch.arange(6.0).reshape(1, 1, 2, 3)
+    y = pad_to_patch(x)
+    assert y.shape == (1, 1, 64, 64) and y[0, 0, 63, 63] == 5
