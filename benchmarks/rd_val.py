@@ -5,7 +5,8 @@
 For each image and setting: bpp = 8 × bytes / pixels, PSNR (peak 255, all pixels and bands)
 and MS-SSIM; the table averages over images. Ours is coded through the full product path
 (compress_raster → .ldmr → decompress_raster); JPEG2000 is OpenJPEG through GDAL with
-REVERSIBLE=NO and YCC=YES, its QUALITY option set for the target bpp.
+REVERSIBLE=NO and YCC=YES, its QUALITY option set for the target bpp (``ldmrsic_core.classic``).
+Ours is enhanced at decode time when the model has a paired enhancer, unless --no-enhance.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from pytorch_msssim import ms_ssim
 
 from ldmrsic_core import compress_raster, decompress_raster
+from ldmrsic_core.classic import jpeg2000_roundtrip
 from ldmrsic_core.training.data import find_images
 
 JP2_BPP = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
@@ -42,21 +44,10 @@ def scores(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return psnr, ms_ssim(ta, tb, data_range=255).item()
 
 
-def jpeg2000(image: np.ndarray, bpp: float, tmp: Path) -> tuple[int, np.ndarray]:
-    path = tmp / "x.j2k"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        with rasterio.open(path, "w", driver="JP2OpenJPEG", width=image.shape[2], height=image.shape[1], count=3,
-                           dtype="uint8", CODEC="J2K", QUALITY=str(100 * bpp / 24), REVERSIBLE="NO", YCC="YES") as d:
-            d.write(image)
-        with rasterio.open(path) as r:
-            return path.stat().st_size, r.read()
-
-
-def ours(src: Path, model: str, quality: float, tmp: Path) -> tuple[int, np.ndarray]:
+def ours(src: Path, model: str, quality: float, tmp: Path, enhance: bool) -> tuple[int, np.ndarray]:
     packed, restored = tmp / "x.ldmr", tmp / "x.tif"
-    compress_raster(src, packed, quality=quality, model=model, device="cpu", overwrite=True)
-    decompress_raster(packed, restored, model=model, device="cpu", overwrite=True)
+    compress_raster(src, packed, quality=quality, model=model, device="cpu", enhance=enhance, overwrite=True)
+    decompress_raster(packed, restored, model=model, device="cpu", enhance=enhance, overwrite=True)
     return packed.stat().st_size, read_rgb(restored)
 
 
@@ -68,6 +59,7 @@ def main() -> None:
     p.add_argument("--jp2-bpp", type=float, nargs="+", default=list(JP2_BPP))
     p.add_argument("--limit", type=int, default=0, help="Every k-th image so that about this many are used.")
     p.add_argument("--json", type=Path)
+    p.add_argument("--no-enhance", action="store_true", help="Our codec alone (no decode-time enhancement).")
     a = p.parse_args()
     files = find_images(a.folder)
     if a.limit and a.limit < len(files):
@@ -80,9 +72,9 @@ def main() -> None:
             pixels = image.shape[1] * image.shape[2]
             for codec, setting in settings:
                 if codec == "ldmrsic":
-                    size, decoded = ours(path, a.model, setting, Path(tmp))
+                    size, decoded = ours(path, a.model, setting, Path(tmp), not a.no_enhance)
                 else:
-                    size, decoded = jpeg2000(image, setting, Path(tmp))
+                    size, decoded = jpeg2000_roundtrip(image, setting)
                 totals[(codec, setting)] += (8 * size / pixels, *scores(image, decoded))
     rows = [{"codec": c, "setting": s, "bpp": t[0] / len(files), "psnr": t[1] / len(files),
              "ms_ssim": t[2] / len(files)} for (c, s), t in totals.items()]

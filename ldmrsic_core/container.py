@@ -29,7 +29,7 @@ from ldmrsic_core.errors import (
 )
 
 MAGIC = b"\x89LDMR\r\n\x1a"
-VERSION = (1, 0)
+VERSION = (1, 1)
 _PREAMBLE = struct.Struct("<8sHHIQQQQ")  # magic, major, minor, flags, hdr off, hdr len, idx off, tiles
 PREAMBLE_SIZE = 64
 _ENTRY = struct.Struct("<QQI")

@@ -13,7 +13,7 @@ from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.container import ContainerWriter
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.weights import check_pairing, default_enhancer, load_enhancer
-from ldmrsic_core.header import CodecInfo, EnhancerInfo, Header, RasterInfo
+from ldmrsic_core.header import CodecInfo, EnhancerInfo, Header
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.models.registry import load_codec
 from ldmrsic_core.outputs import atomic_output, check_output

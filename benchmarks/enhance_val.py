@@ -1,0 +1,132 @@
+"""The LDM-RSIC table on UC Merced val/: codec alone, Stage I (teacher), Stage II, Stage II
+without DFAM — and JPEG2000 vs JPEG2000* — with PSNR and MS-SSIM per level, plus CPU
+enhancement time per 256² tile.
+
+X̃ for our codec is ``synthesize(ŷ)`` of the real entropy-coded latent (what decompress
+rebuilds; one 512 tile covers a 256² image), cached like training pairs; bpp counts the coded
+streams (``rd_val.py`` gives whole-file bpp: +~60 bytes of container per image). Outputs are
+rounded to 8 bits, as a decoded GeoTIFF is. Example::
+
+    python benchmarks/enhance_val.py --val ../shared/data/ucmerced/val --cache runs/pairs-cache \\
+        --codec-enhancer runs/enh-codec-ldm --nodfam runs/enh-codec-nodfam --jp2-enhancer runs/enh-jp2-ldm
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from pytorch_msssim import ms_ssim
+
+from ldmrsic_core.enhance.enhancer import Enhancer
+from ldmrsic_core.enhance.enhancer import config as enhancer_config
+from ldmrsic_core.enhance.weights import load_enhancer
+from ldmrsic_core.training.pairs import PairSet, make_source
+from ldmrsic_core.training.run import read_checkpoint
+
+
+def model(ref: str) -> Enhancer:
+    """An enhancer from a run folder (best checkpoint's EMA) or a name/weights file."""
+    path = Path(ref)
+    if path.is_dir():
+        state = read_checkpoint(path / "best.pt" if (path / "best.pt").is_file() else path / "last.pt")
+        net = enhancer_config(state["config"]["config"]).build()
+        net.load_state_dict(state["ema"])
+        return net.eval()
+    return load_enhancer(ref).model
+
+
+def q8(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round() / 255
+
+
+def scores(out: torch.Tensor, x: torch.Tensor) -> tuple[float, float]:
+    mse = torch.mean((out - x) ** 2).item()
+    return 10 * math.log10(1 / max(mse, 1e-12)), ms_ssim(out, x, data_range=1.0).item()
+
+
+@torch.no_grad()
+def table(pairs: PairSet, columns: dict[str, tuple[Enhancer, str]]) -> list[dict[str, float]]:
+    rows = []
+    for li, level in enumerate(pairs.source.levels):
+        sums: dict[str, list[float]] = {}
+        for i, (x8, versions) in enumerate(zip(pairs.originals, pairs.decoded)):
+            x = torch.from_numpy(x8)[None].float() / 255
+            d = torch.from_numpy(versions[li])[None].float() / 255
+            outs = {"decoded": d}
+            for name, (net, how) in columns.items():
+                outs[name] = q8(net.enhance_with_teacher(d, x) if how == "teacher" else net.enhance(d, [i]))
+            for name, out in outs.items():
+                p, s = scores(out, x)
+                sums.setdefault(f"psnr_{name}", []).append(p)
+                sums.setdefault(f"msssim_{name}", []).append(s)
+            sums.setdefault("bpp", []).append(pairs.bpp[i][li])
+        rows.append({"level": level, **{k: float(np.mean(v)) for k, v in sums.items()}})
+    return rows
+
+
+def print_table(title: str, rows: list[dict[str, float]], names: list[str]) -> None:
+    print(f"\n{title}\n")
+    head = "| level | bpp | " + " | ".join(f"{n} PSNR / MS-SSIM" for n in ["decoded", *names]) + " |"
+    print(head)
+    print("|" + "---|" * (2 + len(names) + 1))
+    for r in rows:
+        cells = [f"{r[f'psnr_{n}']:.2f} / {r[f'msssim_{n}']:.4f}" for n in ["decoded", *names]]
+        print(f"| {r['level']:g} | {r['bpp']:.4f} | " + " | ".join(cells) + " |")
+    gains = {n: np.mean([r[f"psnr_{n}"] - r["psnr_decoded"] for r in rows]) for n in names}
+    print("\nmean PSNR gain over decoded: " + ", ".join(f"{n} {g:+.3f} dB" for n, g in gains.items()))
+
+
+def timing(net: Enhancer, threads: int, repeats: int = 5) -> float:
+    torch.set_num_threads(threads)
+    x = torch.rand(1, 3, 256, 256)
+    net.enhance(x, [0])
+    start = time.perf_counter()
+    for i in range(repeats):
+        net.enhance(x, [i])
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--val", type=Path, required=True)
+    p.add_argument("--cache", type=Path, required=True)
+    p.add_argument("--limit", type=int, default=0, help="images (spread over the folder) [default: all]")
+    p.add_argument("--codec", default=None, help="codec name [default: bundled default]")
+    p.add_argument("--codec-prior", help="Stage I run/model for our codec (the teacher)")
+    p.add_argument("--codec-enhancer", help="Stage II run/model for our codec")
+    p.add_argument("--nodfam", help="run/model without DFAM (plain MEN) for our codec")
+    p.add_argument("--jp2-enhancer", help="Stage II run/model for JPEG2000")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    columns: dict[str, tuple[Enhancer, str]] = {}
+    if args.codec_prior:
+        columns["stage1_teacher"] = (model(args.codec_prior), "teacher")
+    if args.codec_enhancer:
+        columns["stage2"] = (model(args.codec_enhancer), "student")
+        columns.setdefault("stage1_teacher", (columns["stage2"][0], "teacher"))
+    if args.nodfam:
+        columns["no_dfam"] = (model(args.nodfam), "student")
+    if columns:
+        pairs = PairSet(args.val, make_source("ldmrsic", args.codec), args.cache, limit=args.limit)
+        rows = table(pairs, columns)
+        print_table(f"Our codec on {len(pairs)} images of {args.val} (level = quality preset)", rows, list(columns))
+    if args.jp2_enhancer:
+        jp2 = model(args.jp2_enhancer)
+        pairs = PairSet(args.val, make_source("jpeg2000"), args.cache, limit=args.limit)
+        rows = table(pairs, {"jpeg2000_star": (jp2, "student"), "teacher": (jp2, "teacher")})
+        print_table(f"JPEG2000 vs JPEG2000* on {len(pairs)} images (level = target bpp)", rows,
+                    ["jpeg2000_star", "teacher"])
+    print("\nCPU time to enhance one 256² tile (seeded Stage II path; s):")
+    for name, (net, _) in columns.items() | ({"jpeg2000_star": (jp2, "")}.items() if args.jp2_enhancer else set()):
+        print(f"  {name}: 1 thread {timing(net, 1):.3f}, {args.threads} threads {timing(net, args.threads):.3f}")
+
+
+if __name__ == "__main__":
+    main()
