@@ -119,6 +119,7 @@ class ContainerReader:
         (crc,) = struct.unpack_from("<I", head, _PREAMBLE.size)
         if crc != zlib.crc32(head[: _PREAMBLE.size]):
             raise DamagedFileError(f"{name} has a damaged preamble (checksum mismatch)")
+        self.version = (major, minor)
         if h_off == 0:
             raise DamagedFileError(f"{name} was never finished (its writer stopped before the header)")
         if h_len > MAX_HEADER_BYTES or h_off + h_len + 4 > self.size:

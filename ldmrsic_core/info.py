@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ldmrsic_core.container import VERSION, ContainerReader
+from ldmrsic_core.container import ContainerReader
 from ldmrsic_core.header import Header
 
 def read_header(path: str | Path) -> Header:
@@ -24,7 +24,7 @@ def file_info(path: str | Path) -> dict[str, Any]:
         rows, cols = header.plan.shape
         return {
             "file": str(path),
-            "format_version": f"{VERSION[0]}.{VERSION[1]}",
+            "format_version": "{}.{}".format(*reader.version),
             "bytes": size,
             "bpp": 8 * size / (info.width * info.height),
             "width": info.width,
@@ -36,6 +36,9 @@ def file_info(path: str | Path) -> dict[str, Any]:
             "nodata": header.to_json()["raster"]["nodata"],
             "quality": header.codec.quality,
             "model": {"name": header.codec.model, "config": header.codec.config, "sha256": header.codec.sha256},
+            "enhancer": (None if header.enhancer is None else
+                         {"name": header.enhancer.model, "config": header.enhancer.config,
+                          "sha256": header.enhancer.sha256}),
             "tiles": {"size": header.tile_size, "overlap": header.overlap, "rows": rows, "cols": cols,
                       "count": len(reader.entries), "payload_bytes": payload_bytes,
                       "container_bytes": size - payload_bytes},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -212,3 +213,37 @@ def test_pad_to_patch():
     x = torch.arange(6.0).reshape(1, 1, 2, 3)
     y = pad_to_patch(x)
     assert y.shape == (1, 1, 64, 64) and y[0, 0, 63, 63] == 5
+
+
+def test_cli_enhancement_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    from ldmrsic_cli.main import main
+
+    monkeypatch.setattr("ldmrsic_core.models.registry.package_model_dir", lambda: tmp_path / "none")
+    src = DATA / "rgb_uint8_nodata.tif"
+    assert main(["--quiet", "enhance", str(src), "-o", str(tmp_path / "e.tif")]) == 1
+    err = capsys.readouterr().err
+    assert "no enhancement model for jpeg2000 is installed" in err and err.count("\n") == 1
+    assert main(["--quiet", "train", "--stage", "ldm", "--tiles", str(DATA), "--out", str(tmp_path / "r"),
+                 "--source", "jpeg2000", "--config", "men-tiny"]) == 1
+    err = capsys.readouterr().err
+    assert "pass --init RUN" in err and err.count("\n") == 1
+    assert not (tmp_path / "e.tif").exists() and not (tmp_path / "r").exists()
+
+
+def test_cli_round_trip_names_the_enhancer(tiny_weights, paired_enhancer, tmp_path, capsys):
+    from ldmrsic_cli.main import main
+
+    packed = tmp_path / "x.ldmr"
+    assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(packed),
+                 "--model", str(tiny_weights)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(packed)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["enhancer"]["name"] == "tiny-enh" and info["format_version"] == "1.1"
+    assert main(["--quiet", "decompress", str(packed), "-o", str(tmp_path / "e.tif"), "--model", str(tiny_weights)]) == 0
+    assert "enhanced by tiny-enh" in capsys.readouterr().err
+    assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(tmp_path / "n.ldmr"),
+                 "--model", str(tiny_weights), "--no-enhancer"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "n.ldmr")]) == 0
+    assert json.loads(capsys.readouterr().out)["enhancer"] is None

@@ -53,7 +53,7 @@ class TrainingRun:
         self.step = 0
         self.best = math.inf
         self.rng = random.Random(cfg.seed * 1000 + self.rank)
-        self.board = _tensorboard(self.out) if self.rank == 0 else None
+        self.board = None  # opened by start(): a run that fails its checks leaves no folder
 
     def check_fresh_or_resume(self, resume: bool) -> None:
         if resume:
@@ -64,6 +64,8 @@ class TrainingRun:
     def start(self) -> None:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
+            if self.board is None:
+                self.board = _tensorboard(self.out)
             (self.out / "config.json").write_text(json.dumps({"stage": self.stage, **asdict(self.cfg)}, indent=2))
 
     def set_lr(self, optimizer: torch.optim.Optimizer) -> None:
