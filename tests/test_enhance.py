@@ -247,3 +247,45 @@ def test_cli_round_trip_names_the_enhancer(tiny_weights, paired_enhancer, tmp_pa
     capsys.readouterr()
     assert main(["info", str(tmp_path / "n.ldmr")]) == 0
     assert json.loads(capsys.readouterr().out)["enhancer"] is None
+
+
+def _stage_config(images: Path, out: Path, steps: int, **kw) -> EnhanceConfig:
+    return EnhanceConfig(tiles=str(images), out=str(out), source="jpeg2000", config="men-tiny",
+                         cache=str(out.parent / "cache"), batch=2, crop=64, warmup=2, steps=steps,
+                         ckpt_every=100, device="cpu", **kw)
+
+
+def test_stage_two_resume_continues_exactly(stage_runs, tmp_path):
+    images = stage_runs / "images"
+    init = str(stage_runs / "prior")
+    straight = EnhanceTrainer(_stage_config(images, tmp_path / "a", 4, stage="ldm", init=init), progress=False)
+    straight.train(progress=False)
+    first = EnhanceTrainer(_stage_config(images, tmp_path / "b", 4, stage="ldm", init=init), progress=False)
+    first.train(progress=False, until=2)
+    resumed = EnhanceTrainer(_stage_config(images, tmp_path / "b", 4, stage="ldm", init=init), resume=True,
+                             progress=False)
+    assert resumed.step == 2
+    resumed.train(progress=False)
+    for (name, a), b in zip(straight.net.state_dict().items(), resumed.net.state_dict().values()):
+        if a.dtype.is_floating_point:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+    # Stage II trains the student and MEN, never the teacher.
+    prior = EnhanceTrainer(_stage_config(images, tmp_path / "c", 1, stage="ldm", init=init), progress=False)
+    torch.testing.assert_close(straight.net.lrm.state_dict(), prior.net.lrm.state_dict())
+
+
+@pytest.mark.slow
+def test_two_process_ddp_stage_one_on_cpu(stage_runs, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    "-m", "ldmrsic_cli", "--quiet", "train", "--stage", "prior", "--source", "jpeg2000",
+                    "--config", "men-tiny", "--tiles", str(stage_runs / "images"), "--out", str(run),
+                    "--cache", str(stage_runs / "cache"), "--steps", "3", "--batch", "2", "--crop", "64",
+                    "--ckpt-every", "3"], check=True, env=env, timeout=300)
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["step"] == 3 and state["stage"] == "prior"
