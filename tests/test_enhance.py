@@ -289,3 +289,21 @@ def test_two_process_ddp_stage_one_on_cpu(stage_runs, tmp_path):
                     "--ckpt-every", "3"], check=True, env=env, timeout=300)
     state = torch.load(run / "last.pt", weights_only=True)
     assert state["step"] == 3 and state["stage"] == "prior"
+
+
+def test_cached_codec_output_is_what_decompress_writes(tiny_weights, tmp_path):
+    from ldmrsic_core.training.pairs import PairSet, make_source
+
+    images = _training_images(tmp_path / "images")
+    pairs = PairSet(images, make_source("ldmrsic", str(tiny_weights), levels=(2.5,)), tmp_path / "cache",
+                    progress=False)
+    image = pairs.files[0]
+    compress_raster(image, tmp_path / "x.ldmr", quality=2.5, model=tiny_weights, enhance=False, device="cpu")
+    decompress_raster(tmp_path / "x.ldmr", tmp_path / "x.tif", model=tiny_weights, device="cpu")
+    with rasterio.open(tmp_path / "x.tif") as src:
+        assert np.array_equal(src.read(), pairs.decoded[0][0])
+    assert abs(pairs.bpp[0][0] * pairs.originals[0][0].size / 8 - ((tmp_path / "x.ldmr").stat().st_size)) < 2000
+    # The cache is reused: a second set reads the same pixels back.
+    again = PairSet(images, make_source("ldmrsic", str(tiny_weights), levels=(2.5,)), tmp_path / "cache",
+                    progress=False)
+    assert np.array_equal(again.decoded[0][0], pairs.decoded[0][0]) and again.bpp == pairs.bpp
