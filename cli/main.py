@@ -20,8 +20,10 @@ from ldmrsic_cli.train import train
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--progress-json", is_flag=True,
+              help='Progress as JSON lines on stdout ({"done": N, "total": M}), for programs driving the CLI.')
 @click.version_option(package_name="ldmrsic-geo")
-def cli(quiet, debug):
+def cli(quiet, debug, progress_json):
     """Learned compression for geospatial rasters (ELIC codec, LDM-RSIC enhancement)."""
 
 

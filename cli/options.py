@@ -18,9 +18,18 @@ overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the o
 
 def progress_bar(ctx: click.Context, description: str,
                  unit: str = "tile") -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A tqdm progress callback (silent with --quiet or when stderr is not a terminal) and its closer."""
+    """A tqdm progress callback (silent with --quiet or when stderr is not a terminal) and its closer;
+    with --progress-json, JSON lines on stdout instead."""
     from tqdm import tqdm
 
+    if ctx.find_root().params.get("progress_json"):
+        import json
+
+        def report(done: int, total: int) -> None:
+            click.echo(json.dumps({"done": done, "total": total}))
+            sys.stdout.flush()
+
+        return report, lambda: None
     quiet = ctx.find_root().params.get("quiet") or not sys.stderr.isatty()
     bar = tqdm(desc=description, unit=unit, disable=quiet, leave=False)
 

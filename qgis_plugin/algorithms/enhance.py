@@ -1,0 +1,52 @@
+"""ldmrsic:enhance — JPEG2000*: enhance a raster decoded by a classical codec."""
+
+from __future__ import annotations
+
+from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+
+from .. import backend
+from .base import LdmrsicAlgorithm, described
+
+SOURCES = ["jpeg2000"]
+
+
+class EnhanceAlgorithm(LdmrsicAlgorithm):
+    INPUT, SOURCE, ENHANCER, OUTPUT = "INPUT", "SOURCE", "ENHANCER", "OUTPUT"
+
+    def name(self) -> str:
+        return "enhance"
+
+    def displayName(self) -> str:  # noqa: N802
+        return "Enhance JPEG2000-compressed raster"
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return ("Restores detail in a raster that was compressed with JPEG2000 (for example a satellite product "
+                "or a gdal_translate -of JP2OpenJPEG output), with the LDM-RSIC enhancement network trained on "
+                "JPEG2000 output (the paper's JPEG2000*). The result is a GeoTIFF with the same georeferencing, "
+                "data type and nodata.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(described(QgsProcessingParameterRasterLayer(self.INPUT, "JPEG2000-decoded raster"),
+                                    "A raster whose pixels came out of a JPEG2000 decoder."))
+        self.addParameter(described(QgsProcessingParameterEnum(self.SOURCE, "Codec that produced it",
+                                                               options=SOURCES, defaultValue=0),
+                                    "The classical codec the enhancement model was trained for."))
+        self.addParameter(described(QgsProcessingParameterString(self.ENHANCER, "Enhancement model", optional=True),
+                                    "Name or weights file; empty uses the installed one for that codec."))
+        self.add_device()
+        self.addParameter(described(QgsProcessingParameterRasterDestination(self.OUTPUT, "Enhanced raster"),
+                                    "The GeoTIFF to write; it opens as a layer."))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        source = self.raster_file(parameters, self.INPUT, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        codec = SOURCES[self.parameterAsEnum(parameters, self.SOURCE, context)]
+        enhancer = self.parameterAsString(parameters, self.ENHANCER, context).strip() or None
+        device = self.device(parameters, context)
+        argv = ["enhance", source, "-o", output, "--source", codec, "--device", device, "--overwrite"]
+        argv += ["--enhancer", enhancer] if enhancer else []
+        backend.run("ldmrsic_core.enhance_raster.enhance_raster",
+                    dict(input=source, output=output, source=codec, enhancer=enhancer, device=device,
+                         overwrite=True), argv, feedback)
+        return {self.OUTPUT: output}
