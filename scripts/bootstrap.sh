@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install ldmrsic-geo with its test extras. Safe to run again.
+# With QGIS installed (apt-get install qgis python3-qgis) the venv is made from /usr/bin/python3
+# with --system-site-packages, so the plugin tests run in real QGIS.
 # torch comes from PyPI's regular build (torchvision, which CompressAI imports, needs it);
 # --isolated keeps a machine-wide pip configuration from substituting another torch build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+VENV_ARGS=()
+if /usr/bin/python3 -c "import qgis.core" 2>/dev/null; then
+    # One interpreter for QGIS and torch: the system Python (which has QGIS) with the venv on top.
+    PYTHON=/usr/bin/python3
+    VENV_ARGS=(--system-site-packages)
+fi
 if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
+    "$PYTHON" -m venv "${VENV_ARGS[@]}" .venv
 fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Set up (scripts/bootstrap.sh) and run the test suite on the CPU.
+# Set up (scripts/bootstrap.sh) and run the test suite on the CPU. The QGIS tests run when QGIS
+# imports in .venv (see scripts/bootstrap.sh); LDMRSIC_REQUIRE_QGIS=1 makes its absence an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 . .venv/bin/activate
-python -m pytest -q -m "not gpu and not qgis" "$@"
+marks="not gpu"
+if ! QT_QPA_PLATFORM=offscreen python -c "import qgis.core" 2>/dev/null; then
+    if [ -n "${LDMRSIC_REQUIRE_QGIS:-}" ]; then
+        echo "QGIS does not import in .venv: install it (apt-get install qgis python3-qgis) and recreate .venv" >&2
+        exit 1
+    fi
+    echo "note: QGIS does not import in .venv; the qgis tests are not run" >&2
+    marks="not gpu and not qgis"
+fi
+QT_QPA_PLATFORM=offscreen python -m pytest -q -m "$marks" "$@"

@@ -1,0 +1,182 @@
+"""The QGIS plugin in real QGIS (3.22 from Debian), headless: processing.run on real GeoTIFFs,
+the extent parameter, cancel, bad input, the external-interpreter mode and the zip install."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+qgis_core = pytest.importorskip("qgis.core", reason="QGIS is not installed (apt-get install qgis python3-qgis)")
+
+from conftest import DATA  # noqa: E402
+
+pytestmark = pytest.mark.qgis
+ROOT = Path(__file__).resolve().parent.parent
+QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
+
+
+@pytest.fixture(scope="module")
+def processing():
+    """A headless QgsApplication with Processing and the plugin's provider loaded from the checkout."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from qgis.core import QgsApplication
+
+    app = QgsApplication.instance()
+    if app is None:
+        QgsApplication.setPrefixPath("/usr", True)
+        app = QgsApplication([], False)
+        app.initQgis()
+    sys.path.insert(0, "/usr/share/qgis/python/plugins")
+    sys.path.insert(0, str(ROOT))
+    import processing as proc
+    from processing.core.Processing import Processing
+
+    Processing.initialize()
+    import qgis_plugin
+
+    plugin = qgis_plugin.classFactory(None)
+    plugin.initProcessing()
+    assert QgsApplication.processingRegistry().providerById("ldmrsic") is not None
+    yield proc
+    plugin.unload()
+    assert QgsApplication.processingRegistry().providerById("ldmrsic") is None
+
+
+def _layer(path):
+    from qgis.core import QgsRasterLayer
+
+    layer = QgsRasterLayer(str(path), "x")
+    assert layer.isValid(), path
+    return layer
+
+
+def test_algorithms_are_documented(processing):
+    from qgis.core import QgsApplication
+
+    provider = QgsApplication.processingRegistry().providerById("ldmrsic")
+    names = sorted(a.id() for a in provider.algorithms())
+    assert names == ["ldmrsic:compress", "ldmrsic:decompress", "ldmrsic:enhance"]
+    for algorithm in provider.algorithms():
+        assert len(algorithm.shortHelpString()) > 80
+        for parameter in algorithm.parameterDefinitions():
+            assert parameter.help(), f"{algorithm.id()} {parameter.name()} has no help text"
+
+
+def test_compress_then_decompress_a_real_geotiff(processing, tiny_weights, tmp_path):
+    src = DATA / "rgb_uint8_nodata.tif"
+    packed = tmp_path / "x.ldmr"
+    out = processing.run("ldmrsic:compress", {"INPUT": str(src), "QUALITY": 2.0, "TILE": 128, "OVERLAP": 16,
+                                              "MODEL": str(tiny_weights), "DEVICE": 1, "OUTPUT": str(packed)})
+    assert out["OUTPUT"] == str(packed) and packed.stat().st_size > 0
+    restored = tmp_path / "x.tif"
+    processing.run("ldmrsic:decompress", {"INPUT": str(packed), "MODEL": str(tiny_weights), "DEVICE": 1,
+                                          "OUTPUT": str(restored)})
+    a, b = _layer(src), _layer(restored)
+    assert b.crs() == a.crs() and b.extent() == a.extent()
+    assert (b.width(), b.height(), b.bandCount()) == (a.width(), a.height(), a.bandCount())
+
+
+def test_extent_decodes_only_that_region(processing, tiny_weights, tmp_path):
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
+
+    src = DATA / "rgb_uint8_nodata.tif"
+    packed = tmp_path / "x.ldmr"
+    processing.run("ldmrsic:compress", {"INPUT": str(src), "TILE": 64, "OVERLAP": 8, "MODEL": str(tiny_weights),
+                                        "DEVICE": 1, "OUTPUT": str(packed)})
+    full = _layer(src)
+    e = full.extent()
+    sub = QgsRectangle(e.xMinimum() + 0.25 * e.width(), e.yMinimum() + 0.25 * e.height(),
+                       e.xMinimum() + 0.75 * e.width(), e.yMinimum() + 0.75 * e.height())
+    # Given in WGS 84: the algorithm reprojects it to the file's CRS.
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    geo = QgsCoordinateTransform(full.crs(), wgs84, QgsProject.instance()).transformBoundingBox(sub)
+    extent = f"{geo.xMinimum()},{geo.xMaximum()},{geo.yMinimum()},{geo.yMaximum()} [EPSG:4326]"
+    restored = tmp_path / "part.tif"
+    processing.run("ldmrsic:decompress", {"INPUT": str(packed), "EXTENT": extent, "MODEL": str(tiny_weights),
+                                          "DEVICE": 1, "OUTPUT": str(restored)})
+    part = _layer(restored)
+    assert part.crs() == full.crs()
+    assert full.extent().contains(part.extent()) and part.extent().contains(sub.buffered(-full.rasterUnitsPerPixelX()))
+    assert part.width() < 0.8 * full.width() and part.height() < 0.8 * full.height()
+
+
+class _CancelAfterFirstTile(qgis_core.QgsProcessingFeedback):
+    def setProgress(self, progress):  # noqa: N802
+        super().setProgress(progress)
+        if progress > 0:
+            self.cancel()
+
+
+def _cancelled_leaves_nothing(processing, tiny_weights, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    packed = tmp_path / "x.ldmr"
+    with pytest.raises(QgsProcessingException, match="cancelled"):
+        processing.run("ldmrsic:compress", {"INPUT": str(DATA / "naip_uint8_4band.tif"), "TILE": 64, "OVERLAP": 0,
+                                            "MODEL": str(tiny_weights), "DEVICE": 1, "OUTPUT": str(packed)},
+                       feedback=_CancelAfterFirstTile())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_leaves_no_partial_file(processing, tiny_weights, tmp_path):
+    _cancelled_leaves_nothing(processing, tiny_weights, tmp_path)
+
+
+def test_bad_input_is_a_clear_processing_error(processing, tiny_weights, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    text = tmp_path / "notes.ldmr"
+    text.write_text("not an ldmr file")
+    with pytest.raises(QgsProcessingException, match="not an .ldmr file"):
+        processing.run("ldmrsic:decompress", {"INPUT": str(text), "MODEL": str(tiny_weights),
+                                              "OUTPUT": str(tmp_path / "o.tif")})
+    assert not (tmp_path / "o.tif").exists()
+    with pytest.raises(QgsProcessingException, match="quality"):
+        processing.run("ldmrsic:compress", {"INPUT": str(DATA / "rgb_uint8_nodata.tif"), "QUALITY": 9,
+                                            "MODEL": str(tiny_weights), "OUTPUT": str(tmp_path / "q.ldmr")})
+
+
+def test_external_interpreter_mode(processing, tiny_weights, tmp_path, monkeypatch):
+    from qgis.core import QgsProcessingException
+
+    monkeypatch.setenv("LDMRSIC_GEO_PYTHON", sys.executable)
+    monkeypatch.setattr("qgis_plugin.backend.library_available", lambda: False)  # as if QGIS's Python lacked torch
+    packed, restored = tmp_path / "x.ldmr", tmp_path / "x.tif"
+    processing.run("ldmrsic:compress", {"INPUT": str(DATA / "l8_uint16_1band.tif"), "TILE": 64, "OVERLAP": 8,
+                                        "MODEL": str(tiny_weights), "DEVICE": 1, "OUTPUT": str(packed)})
+    processing.run("ldmrsic:decompress", {"INPUT": str(packed), "MODEL": str(tiny_weights), "DEVICE": 1,
+                                          "OUTPUT": str(restored)})
+    assert _layer(restored).width() == _layer(DATA / "l8_uint16_1band.tif").width()
+    with pytest.raises(QgsProcessingException, match="not an .ldmr file"):
+        processing.run("ldmrsic:decompress", {"INPUT": str(DATA / "l8_uint16_1band.tif"), "OUTPUT": str(tmp_path / "b.tif")})
+    cancel_dir = tmp_path / "cancel"
+    cancel_dir.mkdir()
+    _cancelled_leaves_nothing(processing, tiny_weights, cancel_dir)
+    monkeypatch.setenv("LDMRSIC_GEO_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(QgsProcessingException, match="cannot start the external Python"):
+        processing.run("ldmrsic:compress", {"INPUT": str(DATA / "l8_uint16_1band.tif"), "OUTPUT": str(tmp_path / "c.ldmr")})
+
+
+def test_plugin_zip_installs_into_a_fresh_profile(tmp_path):
+    zip_path = Path(subprocess.run([sys.executable, str(ROOT / "scripts" / "plugin_zip.py"), "--out", str(tmp_path)],
+                                   check=True, capture_output=True, text=True).stdout.strip())
+    home = tmp_path / "home"
+    plugins = home / ".local/share/QGIS/QGIS3/profiles/default/python/plugins"
+    plugins.mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(plugins)
+    assert (plugins / "ldmrsic_geo" / "metadata.txt").read_text() == (ROOT / "metadata.txt").read_text()
+    env = {**os.environ, "HOME": str(home), "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
+    env.pop("PYTHONPATH", None)
+    subprocess.run([QGIS_PROCESS, "plugins", "enable", "ldmrsic_geo"], env=env, check=True, capture_output=True,
+                   timeout=300)
+    listing = subprocess.run([QGIS_PROCESS, "list"], env=env, check=True, capture_output=True, text=True,
+                             timeout=300).stdout
+    for name in ("ldmrsic:compress", "ldmrsic:decompress", "ldmrsic:enhance"):
+        assert name in listing
