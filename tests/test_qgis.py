@@ -183,3 +183,22 @@ def test_plugin_zip_installs_into_a_fresh_profile(tmp_path):
                              timeout=300).stdout
     for name in ("ldmrsic:compress", "ldmrsic:decompress", "ldmrsic:enhance"):
         assert name in listing
+
+
+def test_enhance_a_jpeg2000_raster(processing, tmp_path):
+    import rasterio
+
+    from test_enhance import _tiny_enhancer
+
+    weights = _tiny_enhancer(tmp_path / "jp2-enh.pt", "jpeg2000", None)
+    with rasterio.open(DATA / "rgb_uint8_nodata.tif") as src:
+        profile, data = src.profile, src.read()
+    jp2 = tmp_path / "scene.jp2"
+    with rasterio.open(jp2, "w", driver="JP2OpenJPEG", width=profile["width"], height=profile["height"], count=3,
+                       dtype="uint8", crs=profile["crs"], transform=profile["transform"], QUALITY="5",
+                       REVERSIBLE="NO") as dst:
+        dst.write(data)
+    out = tmp_path / "enhanced.tif"
+    processing.run("ldmrsic:enhance", {"INPUT": str(jp2), "ENHANCER": str(weights), "DEVICE": 1, "OUTPUT": str(out)})
+    a, b = _layer(jp2), _layer(out)
+    assert b.crs() == a.crs() and b.extent() == a.extent() and (b.width(), b.height()) == (a.width(), a.height())
