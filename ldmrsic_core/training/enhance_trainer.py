@@ -71,8 +71,8 @@ class _StageLoss(nn.Module):
     def forward(self, x: torch.Tensor, decoded: torch.Tensor, noise: torch.Tensor | None) -> dict[str, torch.Tensor]:
         net = self.net
         if self.stage == "prior":
-            out = net.men(decoded, net.teacher_prior(decoded, x))
-            return {"loss": F.l1_loss(out, x), "l1": F.l1_loss(out, x).detach()}
+            l1 = F.l1_loss(net.men(decoded, net.teacher_prior(decoded, x)), x)
+            return {"loss": l1, "l1": l1.detach()}
         with torch.no_grad():
             target = net.teacher_prior(decoded, x)
         prior = net.student_prior(decoded, net.diffusion.noised(target, noise))
