@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the bundled sample scene: compress, decompress, print bpp and PSNR.
+# The main job on the bundled sample scene: compress, decompress (with and without the
+# decode-time enhancement), print bpp and PSNR.
 # Uses the bundled default model, or MODEL=name-or-path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,8 @@ if [ -n "${MODEL:-}" ]; then
 fi
 ldmrsic-geo compress "$SCENE" -o scratch/demo/sample.ldmr --overwrite "${MODEL_ARGS[@]}"
 ldmrsic-geo decompress scratch/demo/sample.ldmr -o scratch/demo/sample.tif --overwrite "${MODEL_ARGS[@]}"
+ldmrsic-geo decompress scratch/demo/sample.ldmr -o scratch/demo/sample-codec.tif --no-enhance --overwrite "${MODEL_ARGS[@]}"
+echo "decoded with the file's enhancement (if any):"
 python -m ldmrsic_core.metrics "$SCENE" scratch/demo/sample.tif scratch/demo/sample.ldmr
+echo "codec alone (--no-enhance):"
+python -m ldmrsic_core.metrics "$SCENE" scratch/demo/sample-codec.tif scratch/demo/sample.ldmr
