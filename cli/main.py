@@ -11,6 +11,7 @@ import click
 from ldmrsic_cli.compress import compress
 from ldmrsic_cli.decompress import decompress
 from ldmrsic_cli.enhance import enhance
+from ldmrsic_cli.evaluate import evaluate
 from ldmrsic_cli.info import info
 from ldmrsic_cli.models import models
 from ldmrsic_cli.tile import tile
@@ -27,7 +28,7 @@ def cli(quiet, debug, progress_json):
     """Learned compression for geospatial rasters (ELIC codec, LDM-RSIC enhancement)."""
 
 
-for command in (compress, decompress, enhance, info, models, tile, train):
+for command in (compress, decompress, enhance, evaluate, info, models, tile, train):
     cli.add_command(command)
 
 

@@ -1,0 +1,1 @@
+"""Rate–distortion evaluation against classical codecs: ``ldmrsic-geo eval``."""

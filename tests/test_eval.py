@@ -1,0 +1,85 @@
+"""Evaluation: Bjøntegaard deltas on textbook cases, codec adapters, and ``eval`` end to end."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import rasterio
+
+from conftest import DATA
+from ldmrsic_cli.main import main
+from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate
+from ldmrsic_core.evaluation.codecs import CLASSIC
+
+RATES = [0.1, 0.2, 0.4, 0.8, 1.6]
+PSNR = [26.0, 28.5, 31.0, 33.2, 35.1]
+
+
+def test_bd_rate_of_a_curve_that_needs_half_the_bits_is_minus_50_percent():
+    assert bd_rate(RATES, PSNR, [r / 2 for r in RATES], PSNR) == pytest.approx(-50.0, abs=1e-9)
+    assert bd_rate(RATES, PSNR, [r * 1.25 for r in RATES], PSNR) == pytest.approx(25.0, abs=1e-9)
+    assert bd_rate(RATES, PSNR, RATES, PSNR) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_bd_psnr_of_a_curve_one_db_higher_is_one_db():
+    assert bd_psnr(RATES, PSNR, RATES, [p + 1 for p in PSNR]) == pytest.approx(1.0, abs=1e-9)
+    # Consistency: a straight line in log-rate, shifted by a factor 2, gains slope·log10(2) dB.
+    slope = 10.0
+    line = [20 + slope * math.log10(r) for r in RATES]
+    assert bd_psnr(RATES, line, [r / 2 for r in RATES], line) == pytest.approx(slope * math.log10(2), abs=1e-9)
+
+
+def test_bd_without_overlap_is_nan_and_bad_curves_are_refused():
+    assert math.isnan(bd_rate(RATES, PSNR, RATES, [p + 50 for p in PSNR]))
+    with pytest.raises(ValueError):
+        bd_rate([0.1], [20.0], RATES, PSNR)
+
+
+@pytest.mark.parametrize("name", list(CLASSIC))
+def test_each_classic_codec_round_trips_and_reports_bytes(name):
+    with rasterio.open(DATA / "naip_uint8_4band.tif") as src:
+        image = np.ascontiguousarray(src.read([1, 2, 3]).transpose(1, 2, 0))
+    codec = CLASSIC[name]
+    sizes, psnr = [], []
+    for setting in (codec.settings[1], codec.settings[-1]):
+        data = codec.encode(image, setting)
+        decoded = codec.decode(data)
+        assert decoded.shape == image.shape and decoded.dtype == np.uint8
+        sizes.append(len(data))
+        psnr.append(10 * np.log10(255**2 / np.mean((decoded.astype(float) - image) ** 2)))
+    assert 0 < sizes[0] < sizes[1] and psnr[0] < psnr[1]  # a better setting costs bytes and gains quality
+    assert psnr[1] > 28
+
+
+def test_eval_on_two_images_writes_csv_plots_and_report(tmp_path, tiny_weights, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    with rasterio.open(DATA / "naip_uint8_4band.tif") as src:
+        rgb = src.read([1, 2, 3])
+    for i, img in enumerate([rgb, rgb[:, :, ::-1]]):
+        with rasterio.open(folder / f"img{i}.png", "w", driver="PNG", width=img.shape[2], height=img.shape[1],
+                           count=3, dtype="uint8") as dst:
+            dst.write(np.ascontiguousarray(img))
+    out = tmp_path / "report"
+    code = main(["--quiet", "eval", str(folder), "--out", str(out), "--codecs", "ldmrsic-noenh,jpeg2000,webp",
+                 "--qualities", "1,3,5", "--model", str(tiny_weights), "--device", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    for name in ("per_image.csv", "rd_table.csv", "bd.csv", "psnr_bpp.png", "msssim_bpp.png", "crops.png",
+                 "report.md", "report.html"):
+        assert (out / name).stat().st_size > 0, name
+    with open(out / "per_image.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * (3 + 7 + 7)
+    ours = [r for r in rows if r["codec"] == "ldmrsic-noenh"]
+    for r in ours:  # whole-file bytes, measured
+        assert float(r["bpp"]) == pytest.approx(8 * int(r["bytes"]) / (110 * 130))
+    with open(out / "bd.csv") as f:
+        bd = {r["codec"]: r for r in csv.DictReader(f)}
+    assert set(bd) == {"ldmrsic-noenh", "webp"} and all(r["reference"] == "jpeg2000" for r in bd.values())
+    assert "BD-rate" in (out / "report.md").read_text()
+    # The report folder is not replaced without --overwrite.
+    assert main(["--quiet", "eval", str(folder), "--out", str(out), "--codecs", "jpeg2000"]) == 1
+    assert "exists" in capsys.readouterr().err
