@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pytorch_msssim import ms_ssim
 
-from ldmrsic_core.enhance.enhancer import Enhancer
+from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
 from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.enhance.weights import load_enhancer
 from ldmrsic_core.training.pairs import PairSet, make_source
@@ -35,7 +35,7 @@ def model(ref: str) -> Enhancer:
     if path.is_dir():
         state = read_checkpoint(path / "best.pt" if (path / "best.pt").is_file() else path / "last.pt")
         net = enhancer_config(state["config"]["config"]).build()
-        net.load_state_dict(state["ema"])
+        load_enhancer_state(net, state["ema"])
         return net.eval()
     return load_enhancer(ref).model
 
@@ -54,12 +54,13 @@ def table(pairs: PairSet, columns: dict[str, tuple[Enhancer, str]]) -> list[dict
     rows = []
     for li, level in enumerate(pairs.source.levels):
         sums: dict[str, list[float]] = {}
+        lv = pairs.source.level_value(li)
         for i, (x8, versions) in enumerate(zip(pairs.originals, pairs.decoded)):
             x = torch.from_numpy(x8)[None].float() / 255
             d = torch.from_numpy(versions[li])[None].float() / 255
             outs = {"decoded": d}
             for name, (net, how) in columns.items():
-                outs[name] = q8(net.enhance_with_teacher(d, x) if how == "teacher" else net.enhance(d, [i]))
+                outs[name] = q8(net.enhance_with_teacher(d, x, lv) if how == "teacher" else net.enhance(d, [i], lv))
             for name, out in outs.items():
                 p, s = scores(out, x)
                 sums.setdefault(f"psnr_{name}", []).append(p)

@@ -22,6 +22,7 @@ from rasterio.transform import Affine
 from ldmrsic_core.blending import TileCache, blend
 from ldmrsic_core.container import ContainerReader
 from ldmrsic_core.device import resolve_device
+from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.enhance.weights import LoadedEnhancer, check_pairing, load_enhancer
 from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
 from ldmrsic_core.header import Header
@@ -226,7 +227,8 @@ class _TileDecoder:
         extent = self.plan.extent(index)
         context = extent.grown(ENHANCE_MARGIN, self.plan.full())
         unit, _ = blend(self.plan, context, self.header.raster.count, lambda i: self.tile(i)[0])
-        out = enhance_groups(self.enhancer.model, unit, self.groups, index, self.device)
+        level = quality_level(self.header.codec.quality) if self.enhancer.conditioned else None
+        out = enhance_groups(self.enhancer.model, unit, self.groups, index, self.device, level)
         return out[(slice(None), *extent.relative_to(context).slices)]
 
     def window(self, owner: int, part: Box) -> tuple[np.ndarray, np.ndarray]:

@@ -56,11 +56,12 @@ def enhancement_seed(tile: int, group: int) -> int:
 
 @torch.no_grad()
 def enhance_groups(enhancer, unit: np.ndarray, groups: list[list[int]], tile: int,
-                   device: torch.device) -> np.ndarray:
-    """Enhance decoded bands (B×h×w in [0, 1]) group by group with an :class:`Enhancer`."""
+                   device: torch.device, level: float | None = None) -> np.ndarray:
+    """Enhance decoded bands (B×h×w in [0, 1]) group by group with an :class:`Enhancer` (at a coding
+    ``level`` when the model is conditioned on it)."""
     bands = []
     for g, group in enumerate(groups):
         x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group), dtype=np.float32))[None].to(device)
-        rgb = enhancer.enhance(x, [enhancement_seed(tile, g)])[0].float().cpu().numpy()
+        rgb = enhancer.enhance(x, [enhancement_seed(tile, g)], level)[0].float().cpu().numpy()
         bands.append(from_channels(rgb, group))
     return np.concatenate(bands).astype(np.float32)

@@ -31,8 +31,10 @@ def _tiny_enhancer(path: Path, source: str, codec_sha256: str | None, seed: int 
     torch.manual_seed(seed)
     net = CONFIGS["men-tiny"].build()
     torch.nn.init.normal_(net.men.out.weight, std=0.05)
+    torch.nn.init.normal_(net.men.level_in.weight, std=1.0)
     save_weights(net.eval(), "men-tiny", path, name=path.stem, trained=False,
-                 extra={"kind": "enhancer", "source": source, "codec_sha256": codec_sha256})
+                 extra={"kind": "enhancer", "source": source, "codec_sha256": codec_sha256,
+                        "conditioned": source == "ldmrsic"})
     return path
 
 
@@ -60,6 +62,10 @@ def test_enhance_any_size_and_seeded(h, w):
     # Per-image seeds: an image enhances the same alone or in a batch; another seed changes it.
     assert torch.allclose(net.enhance(x[1:], [2])[0], a[1], atol=1e-5)
     assert not torch.equal(net.enhance(x, [1, 3])[1], a[1])
+    # The coding level conditions the output (its layers start at zero: no effect until trained).
+    assert torch.equal(net.enhance(x, [1, 2], 0.0), net.enhance(x, [1, 2], 1.0))
+    torch.nn.init.normal_(net.men.level_in.weight, std=1.0)
+    assert not torch.allclose(net.enhance(x, [1, 2], 0.0), net.enhance(x, [1, 2], 1.0))
 
 
 def test_paper_configuration_builds():
@@ -102,7 +108,7 @@ def stage_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("enh")
     images = _training_images(root / "images")
     common = dict(tiles=str(images), val=str(images), source="jpeg2000", config="men-tiny", cache=str(root / "cache"),
-                  batch=4, crop=64, lr=3e-3, warmup=5, val_every=60, ckpt_every=60, device="cpu")
+                  batch=4, crop=64, lr=1e-3, warmup=5, val_every=60, ckpt_every=60, device="cpu")
     prior = EnhanceTrainer(EnhanceConfig(out=str(root / "prior"), stage="prior", steps=60, **common), progress=False)
     prior.train(progress=False)
     ldm = EnhanceTrainer(EnhanceConfig(out=str(root / "ldm"), stage="ldm", init=str(root / "prior"), steps=30,

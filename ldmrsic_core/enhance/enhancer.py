@@ -6,6 +6,8 @@ only), the student LRM_DM, the prior diffusion and MEN. At decode time::
     X̃ ─► LRM_DM ─► D ─┐
     seed ─► F_T ~ N(0, I) ─► reverse chain (T steps) ─► F̂ ─► MEN(X̃, F̂) ─► X̂
 
+Models for our codec are conditioned on the coding level (quality 1–5 → 0–1), which the
+decoder knows from the file; JPEG2000* models are blind (an archive's rate is unknown).
 A configuration without prior levels is plain MEN (the "without DFAM" ablation): no prior,
 no diffusion. The noise is drawn on the CPU from a generator seeded by the caller, so the
 same tile enhances to the same pixels on any device and in any batch.
@@ -21,6 +23,7 @@ from torch import nn
 
 from ldmrsic_core.enhance.diffusion import PriorDiffusion
 from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.models.codec import MAX_QUALITY, MIN_QUALITY
 from ldmrsic_core.enhance.lrm import PATCH, PriorEncoder
 from ldmrsic_core.enhance.men import MEN
 from ldmrsic_core.tiling import padded
@@ -59,13 +62,15 @@ class Enhancer(nn.Module):
             self.diffusion = PriorDiffusion(cfg.prior_dim, cfg.denoiser_layers, cfg.steps)
 
     # -- the two training stages -------------------------------------------------------------
-    def teacher_prior(self, decoded: torch.Tensor, original: torch.Tensor) -> torch.Tensor | None:
+    def teacher_prior(self, decoded: torch.Tensor, original: torch.Tensor,
+                      level: torch.Tensor | None = None) -> torch.Tensor | None:
         """Stage I's F = LRM(X̃, X) (None without a prior)."""
-        return self.lrm(decoded, original) if self.uses_prior else None
+        return self.lrm(decoded, original, level) if self.uses_prior else None
 
-    def student_prior(self, decoded: torch.Tensor, noise: torch.Tensor) -> torch.Tensor | None:
+    def student_prior(self, decoded: torch.Tensor, noise: torch.Tensor,
+                      level: torch.Tensor | None = None) -> torch.Tensor | None:
         """Stage II's F̂: the reverse chain from ``noise`` (F_T) conditioned on LRM_DM(X̃)."""
-        return self.diffusion.reverse(noise, self.lrm_dm(decoded)) if self.uses_prior else None
+        return self.diffusion.reverse(noise, self.lrm_dm(decoded, None, level)) if self.uses_prior else None
 
     def noise_shape(self, batch: int, height: int, width: int) -> tuple[int, int, int]:
         return (batch, (height // PATCH) * (width // PATCH), self.cfg.prior_dim)
@@ -77,25 +82,46 @@ class Enhancer(nn.Module):
 
     # -- decode time -------------------------------------------------------------------------
     @torch.no_grad()
-    def enhance(self, decoded: torch.Tensor, seeds: list[int]) -> torch.Tensor:
-        """Enhance a batch (B×3×h×w in [0, 1], any size) with one noise seed per image."""
+    def enhance(self, decoded: torch.Tensor, seeds: list[int], level: float | None = None) -> torch.Tensor:
+        """Enhance a batch (B×3×h×w in [0, 1], any size) with one noise seed per image, at a coding
+        ``level`` in [0, 1] when the model is conditioned on it (None: unknown)."""
         if len(seeds) != decoded.shape[0]:
             raise ValueError("give one seed per image")
         h, w = decoded.shape[-2:]
         x = pad_to_patch(decoded)
+        lv = level_tensor(level, x)
         prior = None
         if self.uses_prior:
             noise = self.seeded_noise(seeds, *x.shape[-2:]).to(x.device, x.dtype)
-            prior = self.student_prior(x, noise)
-        return self.men(x, prior)[..., :h, :w].clamp(0, 1)
+            prior = self.student_prior(x, noise, lv)
+        return self.men(x, prior, lv)[..., :h, :w].clamp(0, 1)
 
     @torch.no_grad()
-    def enhance_with_teacher(self, decoded: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    def enhance_with_teacher(self, decoded: torch.Tensor, original: torch.Tensor,
+                             level: float | None = None) -> torch.Tensor:
         """Stage I's output (the prior taken from the original): the ceiling Stage II aims at."""
         h, w = decoded.shape[-2:]
         x = pad_to_patch(decoded)
-        prior = self.teacher_prior(x, pad_to_patch(original))
-        return self.men(x, prior)[..., :h, :w].clamp(0, 1)
+        lv = level_tensor(level, x)
+        prior = self.teacher_prior(x, pad_to_patch(original), lv)
+        return self.men(x, prior, lv)[..., :h, :w].clamp(0, 1)
+
+
+def quality_level(quality: float) -> float:
+    """Our codec's quality (1–5) as the enhancer's coding level (0–1)."""
+    return (quality - MIN_QUALITY) / (MAX_QUALITY - MIN_QUALITY)
+
+
+def level_tensor(level: float | None, like: torch.Tensor) -> torch.Tensor | None:
+    """A B×1 level tensor for a batch like ``like`` (None stays None)."""
+    return None if level is None else like.new_full((like.shape[0], 1), float(level))
+
+
+def load_enhancer_state(net: Enhancer, state: dict[str, torch.Tensor]) -> None:
+    """Load weights; a model saved before the level inputs existed loads with them at zero (unconditioned)."""
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or any(".level" not in k for k in missing):
+        raise RuntimeError(f"enhancer weights do not match: missing {missing}, unexpected {unexpected}")
 
 
 def pad_to_patch(x: torch.Tensor) -> torch.Tensor:

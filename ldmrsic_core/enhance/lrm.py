@@ -2,7 +2,8 @@
 
 The teacher LRM sees the decoded tile X̃ and the original X and summarises what was lost
 as prior tokens F; the student LRM_DM sees X̃ alone and gives the diffusion's condition D.
-One token per ``PATCH``×``PATCH`` pixels (64: a 4×4 grid for a 256² tile, as in the paper),
+An optional coding level (B×1, e.g. the quality preset scaled to [0, 1]) is added to the
+tokens, so one model serves every preset knowing which it restores. One token per ``PATCH``×``PATCH`` pixels (64: a 4×4 grid for a 256² tile, as in the paper),
 so every tile size that is a multiple of 64 works and the tokens stay local::
 
     X̃ ─► unshuffle(4) ─┐
@@ -45,8 +46,12 @@ class PriorEncoder(nn.Module):
         )
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.LeakyReLU(0.1, True),
                                  nn.Linear(dim, dim), nn.LeakyReLU(0.1, True))
+        self.level = nn.Linear(1, dim)  # the coding level (quality), when known; zero: starts unconditioned
+        nn.init.zeros_(self.level.weight)
+        nn.init.zeros_(self.level.bias)
 
-    def forward(self, decoded: torch.Tensor, original: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, decoded: torch.Tensor, original: torch.Tensor | None = None,
+                level: torch.Tensor | None = None) -> torch.Tensor:
         h, w = decoded.shape[-2:]
         if h % PATCH or w % PATCH:
             raise ValueError(f"prior encoder input {h}×{w} is not a multiple of {PATCH}")
@@ -56,4 +61,7 @@ class PriorEncoder(nn.Module):
         if original is not None:
             x = torch.cat([x, F.pixel_unshuffle(original, 4)], dim=1)
         grid = F.avg_pool2d(self.features(x), PATCH // 8)  # features are at 1/8: 8×8 cells per token
-        return self.mlp(grid.flatten(2).transpose(1, 2))
+        tokens = grid.flatten(2).transpose(1, 2)
+        if level is not None:
+            tokens = tokens + self.level(level)[:, None, :]
+        return self.mlp(tokens)

@@ -48,6 +48,10 @@ class MEN(nn.Module):
         self.out = nn.Conv2d(dec[0], 3, 3, padding=1)
         nn.init.zeros_(self.out.weight)  # start as the identity X̂ = X̃: short trainings never make X̃ worse
         nn.init.zeros_(self.out.bias)
+        self.level_in, self.level_mid = nn.Linear(1, c[0]), nn.Linear(1, c[3])
+        for layer in (self.level_in, self.level_mid):  # zero: starts unconditioned
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         self.dfam = nn.ModuleDict({str(level): DFAM(c[level], prior_dim, 2**level, expansion)
                                    for level in self.prior_levels})
 
@@ -55,7 +59,8 @@ class MEN(nn.Module):
         key = str(level)
         return self.dfam[key](x, tokens, grid) if key in self.dfam and tokens is not None else x
 
-    def forward(self, decoded: torch.Tensor, tokens: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, decoded: torch.Tensor, tokens: torch.Tensor | None,
+                level: torch.Tensor | None = None) -> torch.Tensor:
         h, w = decoded.shape[-2:]
         if h % PATCH or w % PATCH:
             raise ValueError(f"MEN input {h}×{w} is not a multiple of {PATCH}")
@@ -63,13 +68,17 @@ class MEN(nn.Module):
             raise ValueError("this MEN takes prior tokens")
         grid = (h // PATCH, w // PATCH)
         x = self.embed(decoded)
+        if level is not None:
+            x = x + self.level_in(level)[..., None, None]
         skips = []
-        for level in range(3):
-            x = self.encoders[level](self._prior(level, x, tokens, grid))
+        for depth in range(3):
+            x = self.encoders[depth](self._prior(depth, x, tokens, grid))
             skips.append(x)
-            x = self.downs[level](x)
+            x = self.downs[depth](x)
+        if level is not None:
+            x = x + self.level_mid(level)[..., None, None]
         x = self.bottleneck(self._prior(3, x, tokens, grid))
-        for level in reversed(range(3)):
-            x = self.fuse[level](torch.cat([self.ups[level](x), skips[level]], dim=1))
-            x = self.decoders[level](x)
+        for depth in reversed(range(3)):
+            x = self.fuse[depth](torch.cat([self.ups[depth](x), skips[depth]], dim=1))
+            x = self.decoders[depth](x)
         return decoded + self.out(self.refine(x))

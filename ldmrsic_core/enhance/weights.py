@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ldmrsic_core.enhance.enhancer import Enhancer, EnhancerConfig
+from ldmrsic_core.enhance.enhancer import Enhancer, EnhancerConfig, load_enhancer_state
 from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.models.registry import named_weights, read_weights
@@ -26,6 +26,7 @@ class LoadedEnhancer:
     source: str
     codec_sha256: str | None
     model: Enhancer
+    conditioned: bool = False
 
 
 def load_enhancer(model: str | Path, device: str | torch.device = "cpu",
@@ -36,9 +37,10 @@ def load_enhancer(model: str | Path, device: str | torch.device = "cpu",
         raise WeightsError(f"model {name} is a codec, not an enhancement model")
     cfg = enhancer_config(str(blob["config"]))
     net = cfg.build()
-    net.load_state_dict(blob["state_dict"])
+    load_enhancer_state(net, blob["state_dict"])
     net.eval().to(device)
-    return LoadedEnhancer(name, actual, cfg, str(blob.get("source")), blob.get("codec_sha256"), net)
+    return LoadedEnhancer(name, actual, cfg, str(blob.get("source")), blob.get("codec_sha256"), net,
+                          bool(blob.get("conditioned", False)))
 
 
 def default_enhancer(source: str, codec_sha256: str | None = None) -> str | None:

@@ -6,8 +6,10 @@
   LRM_DM (from LRM's weights for X̃) and the denoiser learn with
   ``L1(MEN(X̃, F̂), X) + L1(F̂, F)``, F̂ from the full T-step reverse chain started at q(F_T | F).
 
-One model for every level of the source (quality presets or JPEG2000 rates): the prior is
-inferred from X̃, so the same weights serve fractional qualities and unknown archive rates.
+One model for every level of the source: for our codec it is conditioned on the quality
+(the decoder knows it from the file; fractional qualities interpolate); for JPEG2000 it is
+blind, since an archive's rate is not known, and infers the distortion from X̃.
+``init`` with ``stage="prior"`` warm-starts from another Stage I run.
 Validation measures PSNR of X̃, of the teacher (Stage I, the ceiling) and of the seeded
 decode-time path (Stage II) per level; ``best.pt`` keeps the best mean of the stage's own output.
 """
@@ -25,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ldmrsic_core.enhance.enhancer import Enhancer
+from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
 from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.training.pairs import PairSet, make_source
@@ -68,15 +70,16 @@ class _StageLoss(nn.Module):
         super().__init__()
         self.net, self.stage = net, stage
 
-    def forward(self, x: torch.Tensor, decoded: torch.Tensor, noise: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, decoded: torch.Tensor, noise: torch.Tensor | None,
+                level: torch.Tensor | None) -> dict[str, torch.Tensor]:
         net = self.net
         if self.stage == "prior":
-            l1 = F.l1_loss(net.men(decoded, net.teacher_prior(decoded, x)), x)
+            l1 = F.l1_loss(net.men(decoded, net.teacher_prior(decoded, x, level), level), x)
             return {"loss": l1, "l1": l1.detach()}
         with torch.no_grad():
-            target = net.teacher_prior(decoded, x)
-        prior = net.student_prior(decoded, net.diffusion.noised(target, noise))
-        out = net.men(decoded, prior)
+            target = net.teacher_prior(decoded, x, level)
+        prior = net.student_prior(decoded, net.diffusion.noised(target, noise), level)
+        out = net.men(decoded, prior, level)
         l1, prior_l1 = F.l1_loss(out, x), F.l1_loss(prior, target)
         return {"loss": l1 + prior_l1, "l1": l1.detach(), "prior_l1": prior_l1.detach()}
 
@@ -90,6 +93,8 @@ class EnhanceTrainer(TrainingRun):
         if cfg.crop % 64 or cfg.crop < 64:
             raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of 64")
         self.net = enhancer_config(cfg.config).build()
+        if cfg.stage == "prior" and cfg.init:  # warm start from another Stage I run
+            load_enhancer_state(self.net, self._init_state(Path(cfg.init))["ema"])
         if cfg.stage == "ldm":
             if not self.net.uses_prior:
                 raise InputError(f"{cfg.config} has no prior, so it has no Stage II; train it with --stage prior")
@@ -120,13 +125,16 @@ class EnhanceTrainer(TrainingRun):
             parts = [net.men, net.lrm_dm, net.diffusion]
         return [p for part in parts for p in part.parameters()]
 
-    def _init_from_stage_one(self, run: Path) -> None:
+    def _init_state(self, run: Path) -> dict[str, Any]:
         state = read_checkpoint(run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt")
         if state.get("stage") != "prior" or state["config"]["config"] != self.cfg.config:
             raise InputError(f"--init {run} is not a Stage I (--stage prior) run of {self.cfg.config}")
         if state["config"]["source"] != self.cfg.source:
             raise InputError(f"--init {run} was trained on {state['config']['source']} output, not {self.cfg.source}")
-        self.net.load_state_dict(state["ema"])
+        return state
+
+    def _init_from_stage_one(self, run: Path) -> None:
+        load_enhancer_state(self.net, self._init_state(run)["ema"])
         # LRM_DM = LRM without the X branch: copy every weight, and the X̃ half of the first conv.
         student = self.net.lrm_dm.state_dict()
         for key, value in self.net.lrm.state_dict().items():
@@ -145,13 +153,14 @@ class EnhanceTrainer(TrainingRun):
         started, first = time.time(), self.step
         while self.step < stop:
             self.set_lr(self.opt)
-            x, decoded = (t.to(self.device, non_blocking=True) for t in self.data.batch(cfg.batch, cfg.crop, self.rng))
+            x, decoded, level = (t if t is None else t.to(self.device, non_blocking=True)
+                                 for t in self.data.batch(cfg.batch, cfg.crop, self.rng))
             noise = None
             if self.stage == "ldm":
                 noise = torch.randn(self.net.noise_shape(x.shape[0], *x.shape[-2:])).to(self.device)
             self.net.train()
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                losses = self.loss(x, decoded, noise)
+                losses = self.loss(x, decoded, noise, level)
             self.opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(self._trainable(), 1.0)
@@ -183,7 +192,7 @@ class EnhanceTrainer(TrainingRun):
 
     def state(self) -> dict[str, Any]:
         return {"model": self.net.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
-                "codec_sha256": self.codec_sha256}
+                "codec_sha256": self.codec_sha256, "conditioned": self.data.source.conditioned}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["model"])
@@ -205,14 +214,15 @@ def validate_enhancer(net: Enhancer, pairs: PairSet, device: torch.device) -> li
     net.eval()
     rows = []
     for li, level in enumerate(pairs.source.levels):
+        lv = pairs.source.level_value(li)
         sums = {"bpp": 0.0, "psnr_decoded": 0.0, "psnr_teacher": 0.0, "psnr_enhanced": 0.0}
         for i, (x8, versions) in enumerate(zip(pairs.originals, pairs.decoded)):
             x = torch.from_numpy(x8)[None].float().div(255).to(device)
             d = torch.from_numpy(versions[li])[None].float().div(255).to(device)
             sums["bpp"] += pairs.bpp[i][li]
             sums["psnr_decoded"] += _psnr(d, x)
-            sums["psnr_teacher"] += _psnr(_to_8bit(net.enhance_with_teacher(d, x)), x)
-            sums["psnr_enhanced"] += _psnr(_to_8bit(net.enhance(d, [i])), x)
+            sums["psnr_teacher"] += _psnr(_to_8bit(net.enhance_with_teacher(d, x, lv)), x)
+            sums["psnr_enhanced"] += _psnr(_to_8bit(net.enhance(d, [i], lv)), x)
         rows.append({"level": level, **{k: v / len(pairs) for k, v in sums.items()}})
     return rows
 

@@ -37,7 +37,12 @@ def _built(state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
             from ldmrsic_core.models.registry import read_weights
 
             codec_sha = read_weights(cfg["codec"])[1]
-        extra = {"kind": "enhancer", "source": cfg["source"], "codec_sha256": codec_sha, "stage": state["stage"]}
+        extra = {"kind": "enhancer", "source": cfg["source"], "codec_sha256": codec_sha, "stage": state["stage"],
+                 "conditioned": bool(state.get("conditioned", False))}
+        from ldmrsic_core.enhance.enhancer import load_enhancer_state
+
+        load_enhancer_state(net, state["ema"])
+        return net.eval(), extra
     net.load_state_dict(state["ema"])
     return net.eval(), extra
 

@@ -51,6 +51,17 @@ class Source:
     degraders: tuple[Degrader, ...]
     codec_sha256: str | None = None
 
+    @property
+    def conditioned(self) -> bool:
+        """Whether the decoder knows the level (our codec: the quality is in the file)."""
+        return self.kind == "ldmrsic"
+
+    def level_value(self, index: int) -> float | None:
+        """The enhancer's coding level for level ``index`` (None for blind sources)."""
+        from ldmrsic_core.enhance.enhancer import quality_level
+
+        return quality_level(self.levels[index]) if self.conditioned else None
+
 
 def make_source(kind: str, model: str | None = None, device: str = "cpu",
                 levels: tuple[float, ...] | None = None) -> Source:
@@ -142,12 +153,15 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.originals)
 
-    def batch(self, size: int, crop: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
-        """(X, X̃) crops, the same random crop, flip, rotation and a random level for each pair."""
-        xs, ds = [], []
+    def batch(self, size: int, crop: int,
+              rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(X, X̃, coding levels B×1 or None) crops: the same random crop, flip and rotation for X and X̃,
+        and a random level for each pair."""
+        xs, ds, lv = [], [], []
         for _ in range(size):
             i = rng.randrange(len(self.originals))
             level = rng.randrange(len(self.source.levels))
+            lv.append(self.source.level_value(level))
             x, d = self.originals[i], self.decoded[i][level]
             h, w = x.shape[1:]
             c = min(crop, h // 64 * 64, w // 64 * 64)
@@ -159,7 +173,8 @@ class PairSet:
                 out.append(torch.from_numpy(np.ascontiguousarray(np.rot90(patch, turns, axes=(1, 2)))))
         if len({t.shape for t in xs}) > 1:
             raise InputError(f"images are smaller than --crop {crop}; lower it")
-        return torch.stack(xs).float() / 255, torch.stack(ds).float() / 255
+        levels = torch.tensor(lv, dtype=torch.float32)[:, None] if self.source.conditioned else None
+        return torch.stack(xs).float() / 255, torch.stack(ds).float() / 255, levels
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
