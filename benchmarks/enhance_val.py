@@ -54,8 +54,8 @@ def table(pairs: PairSet, columns: dict[str, tuple[Enhancer, str]]) -> list[dict
     rows = []
     for li, level in enumerate(pairs.source.levels):
         sums: dict[str, list[float]] = {}
-        lv = pairs.source.level_value(li)
         for i, (x8, versions) in enumerate(zip(pairs.originals, pairs.decoded)):
+            lv = pairs.source.level_value(li, pairs.bpp[i][li])
             x = torch.from_numpy(x8)[None].float() / 255
             d = torch.from_numpy(versions[li])[None].float() / 255
             outs = {"decoded": d}

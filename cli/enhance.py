@@ -17,10 +17,12 @@ from ldmrsic_cli.options import device_option, echo_err, enhancer_option, overwr
 @click.option("--overlap", type=int, default=None, help="Overlap of neighbouring tiles in pixels [default: 32].")
 @click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
               help="Values mapped to the model's range [default: 0–255 for 8-bit data, else each band's min–max].")
+@click.option("--source-bpp", type=float, default=None,
+              help="Bits per pixel INPUT was coded at [default: from the size of INPUT when it is a JPEG2000 file].")
 @device_option
 @overwrite_option
 @click.pass_context
-def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, device, overwrite):
+def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, source_bpp, device, overwrite):
     """Enhance a raster decoded by a classical codec (JPEG2000*: LDM-RSIC enhancement of
     archives that are already JPEG2000-compressed). Georeferencing and metadata are kept."""
     from ldmrsic_core.enhance_raster import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_raster
@@ -29,7 +31,8 @@ def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, de
     try:
         result = enhance_raster(input, output, source=source, enhancer=enhancer, tile=tile or DEFAULT_TILE,
                                 overlap=DEFAULT_OVERLAP if overlap is None else overlap,
-                                value_range=tuple(value_range) if value_range else None, device=device,
+                                value_range=tuple(value_range) if value_range else None,
+                                source_bpp=source_bpp, device=device,
                                 overwrite=overwrite, progress=update)
     finally:
         close()

@@ -20,7 +20,8 @@ from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.blending import TileCache, blend
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.weights import default_enhancer, load_enhancer
-from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.enhance.enhancer import bpp_level
+from ldmrsic_core.errors import InputError, WeightsError
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.raster_io import describe, open_source, output_profile, read_pixels, restore_metadata, scan_mappings, window
 from ldmrsic_core.tile_codec import enhance_groups
@@ -51,11 +52,15 @@ def enhance_raster(
     tile: int = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
     value_range: tuple[float, float] | None = None,
+    source_bpp: float | None = None,
     device: str = "auto",
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> EnhanceResult:
-    """Enhance every band of a raster that ``source`` (a classical codec) decoded; write a GeoTIFF."""
+    """Enhance every band of a raster that ``source`` (a classical codec) decoded; write a GeoTIFF.
+
+    The model is told the rate the raster was coded at: ``source_bpp`` if given, else the size of
+    the JPEG2000 file itself (bits per pixel, all bands together)."""
     src_path, target = Path(input), Path(output)
     check_output(target, overwrite, (src_path,))
     validate(tile, overlap)
@@ -70,6 +75,9 @@ def enhance_raster(
     if model.source != source:
         raise WeightsError(f"enhancer {model.name} restores {model.source} output, not {source}")
     with open_source(src_path) as src:
+        level = None
+        if model.conditioned:
+            level = bpp_level(source_bpp if source_bpp is not None else _coded_bpp(src, src_path))
         selected = parse_band_list(None, src.count)
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
@@ -79,7 +87,7 @@ def enhance_raster(
         def enhanced(index: int) -> np.ndarray:
             values, _ = read_pixels(src, selected, plan.extent(index))
             unit = np.stack([m.to_unit(v) for m, v in zip(mappings, values)])
-            return enhance_groups(model.model, np.nan_to_num(unit), groups, index, torch_device)
+            return enhance_groups(model.model, np.nan_to_num(unit), groups, index, torch_device, level)
 
         cache: TileCache[np.ndarray] = TileCache(2 * plan.shape[1] + 2)
         profile = output_profile(info, info.height, info.width, src.transform)
@@ -97,3 +105,10 @@ def enhance_raster(
                 if progress:
                     progress(done, len(parts))
     return EnhanceResult(target, info.width, info.height, len(plan), model.name)
+
+
+def _coded_bpp(src: rasterio.DatasetReader, path: Path) -> float:
+    if src.driver not in ("JP2OpenJPEG", "JPEG2000", "JP2ECW", "JP2KAK", "JP2Lura"):
+        raise InputError(f"{path.name} is not a JPEG2000 file ({src.driver}), so the rate it was coded at is "
+                         "unknown: pass --source-bpp (bits per pixel, all bands together)")
+    return 8 * path.stat().st_size / (src.width * src.height)

@@ -46,3 +46,28 @@ def test_a_tampered_bundled_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr("ldmrsic_core.models.registry.package_model_dir", lambda: folder)
     with pytest.raises(WeightsError, match="damaged or replaced"):
         load_codec(name)
+
+
+def test_bundled_enhancers_pair_with_the_default_codec_and_jpeg2000():
+    from ldmrsic_core.enhance.weights import default_enhancer, load_enhancer
+
+    codec = load_codec(default_model())
+    for source, codec_sha in (("ldmrsic", codec.sha256), ("jpeg2000", None)):
+        name = default_enhancer(source, codec_sha)
+        assert name is not None, source
+        weights = named_weights()[name]
+        assert weights.bundled and hashlib.sha256(weights.path.read_bytes()).hexdigest() == weights.sha256
+        enhancer = load_enhancer(name)
+        assert enhancer.source == source and enhancer.codec_sha256 == codec_sha
+        assert enhancer.conditioned == (source == "ldmrsic")
+
+
+def test_out_of_the_box_files_name_the_bundled_enhancer(tmp_path):
+    from ldmrsic_core.enhance.weights import default_enhancer
+    from ldmrsic_core.info import read_header
+
+    packed = tmp_path / "x.ldmr"
+    assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(packed)]) == 0
+    header = read_header(packed)
+    assert header.enhancer is not None
+    assert header.enhancer.model == default_enhancer("ldmrsic", header.codec.sha256)

@@ -6,8 +6,9 @@ only), the student LRM_DM, the prior diffusion and MEN. At decode time::
     X̃ ─► LRM_DM ─► D ─┐
     seed ─► F_T ~ N(0, I) ─► reverse chain (T steps) ─► F̂ ─► MEN(X̃, F̂) ─► X̂
 
-Models for our codec are conditioned on the coding level (quality 1–5 → 0–1), which the
-decoder knows from the file; JPEG2000* models are blind (an archive's rate is unknown).
+Models are conditioned on the coding level: the quality (1–5 → 0–1) for our codec, which the
+decoder reads from the file; the bit rate (log scale) for JPEG2000*, taken from the size of the
+JPEG2000 file (or given by the user).
 A configuration without prior levels is plain MEN (the "without DFAM" ablation): no prior,
 no diffusion. The noise is drawn on the CPU from a generator seeded by the caller, so the
 same tile enhances to the same pixels on any device and in any batch.
@@ -15,6 +16,7 @@ same tile enhances to the same pixels on any device and in any batch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -110,6 +112,16 @@ class Enhancer(nn.Module):
 def quality_level(quality: float) -> float:
     """Our codec's quality (1–5) as the enhancer's coding level (0–1)."""
     return (quality - MIN_QUALITY) / (MAX_QUALITY - MIN_QUALITY)
+
+
+#: Bit rates mapped to levels 0 and 1 for classical codecs (log scale; clipped outside).
+BPP_RANGE = (0.025, 1.6)
+
+
+def bpp_level(bpp: float) -> float:
+    """A classical codec's bit rate as the enhancer's coding level (0–1, logarithmic)."""
+    lo, hi = (math.log2(b) for b in BPP_RANGE)
+    return min(1.0, max(0.0, (math.log2(max(bpp, 1e-6)) - lo) / (hi - lo)))
 
 
 def level_tensor(level: float | None, like: torch.Tensor) -> torch.Tensor | None:

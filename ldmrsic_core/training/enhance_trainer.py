@@ -6,9 +6,9 @@
   LRM_DM (from LRM's weights for X̃) and the denoiser learn with
   ``L1(MEN(X̃, F̂), X) + L1(F̂, F)``, F̂ from the full T-step reverse chain started at q(F_T | F).
 
-One model for every level of the source: for our codec it is conditioned on the quality
-(the decoder knows it from the file; fractional qualities interpolate); for JPEG2000 it is
-blind, since an archive's rate is not known, and infers the distortion from X̃.
+One model for every level of the source, conditioned on it: the quality for our codec (the
+decoder knows it from the file; fractional qualities interpolate), the real bit rate for
+JPEG2000 (at enhance time, the JPEG2000 file's size).
 ``init`` with ``stage="prior"`` warm-starts from another Stage I run.
 Validation measures PSNR of X̃, of the teacher (Stage I, the ceiling) and of the seeded
 decode-time path (Stage II) per level; ``best.pt`` keeps the best mean of the stage's own output.
@@ -192,7 +192,7 @@ class EnhanceTrainer(TrainingRun):
 
     def state(self) -> dict[str, Any]:
         return {"model": self.net.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
-                "codec_sha256": self.codec_sha256, "conditioned": self.data.source.conditioned}
+                "codec_sha256": self.codec_sha256, "conditioned": True}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["model"])
@@ -214,9 +214,9 @@ def validate_enhancer(net: Enhancer, pairs: PairSet, device: torch.device) -> li
     net.eval()
     rows = []
     for li, level in enumerate(pairs.source.levels):
-        lv = pairs.source.level_value(li)
         sums = {"bpp": 0.0, "psnr_decoded": 0.0, "psnr_teacher": 0.0, "psnr_enhanced": 0.0}
         for i, (x8, versions) in enumerate(zip(pairs.originals, pairs.decoded)):
+            lv = pairs.source.level_value(li, pairs.bpp[i][li])
             x = torch.from_numpy(x8)[None].float().div(255).to(device)
             d = torch.from_numpy(versions[li])[None].float().div(255).to(device)
             sums["bpp"] += pairs.bpp[i][li]

@@ -51,16 +51,12 @@ class Source:
     degraders: tuple[Degrader, ...]
     codec_sha256: str | None = None
 
-    @property
-    def conditioned(self) -> bool:
-        """Whether the decoder knows the level (our codec: the quality is in the file)."""
-        return self.kind == "ldmrsic"
+    def level_value(self, index: int, bpp: float) -> float:
+        """The enhancer's coding level for level ``index`` of an image coded at ``bpp``: the quality
+        for our codec (the decoder reads it from the file), the real rate for JPEG2000 (the file's size)."""
+        from ldmrsic_core.enhance.enhancer import bpp_level, quality_level
 
-    def level_value(self, index: int) -> float | None:
-        """The enhancer's coding level for level ``index`` (None for blind sources)."""
-        from ldmrsic_core.enhance.enhancer import quality_level
-
-        return quality_level(self.levels[index]) if self.conditioned else None
+        return quality_level(self.levels[index]) if self.kind == "ldmrsic" else bpp_level(bpp)
 
 
 def make_source(kind: str, model: str | None = None, device: str = "cpu",
@@ -154,14 +150,14 @@ class PairSet:
         return len(self.originals)
 
     def batch(self, size: int, crop: int,
-              rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(X, X̃, coding levels B×1 or None) crops: the same random crop, flip and rotation for X and X̃,
+              rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(X, X̃, coding levels B×1) crops: the same random crop, flip and rotation for X and X̃,
         and a random level for each pair."""
         xs, ds, lv = [], [], []
         for _ in range(size):
             i = rng.randrange(len(self.originals))
             level = rng.randrange(len(self.source.levels))
-            lv.append(self.source.level_value(level))
+            lv.append(self.source.level_value(level, self.bpp[i][level]))
             x, d = self.originals[i], self.decoded[i][level]
             h, w = x.shape[1:]
             c = min(crop, h // 64 * 64, w // 64 * 64)
@@ -173,7 +169,7 @@ class PairSet:
                 out.append(torch.from_numpy(np.ascontiguousarray(np.rot90(patch, turns, axes=(1, 2)))))
         if len({t.shape for t in xs}) > 1:
             raise InputError(f"images are smaller than --crop {crop}; lower it")
-        levels = torch.tensor(lv, dtype=torch.float32)[:, None] if self.source.conditioned else None
+        levels = torch.tensor(lv, dtype=torch.float32)[:, None]
         return torch.stack(xs).float() / 255, torch.stack(ds).float() / 255, levels
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
 
 from .. import backend
 from .base import LdmrsicAlgorithm, described
@@ -12,7 +13,7 @@ SOURCES = ["jpeg2000"]
 
 
 class EnhanceAlgorithm(LdmrsicAlgorithm):
-    INPUT, SOURCE, ENHANCER, OUTPUT = "INPUT", "SOURCE", "ENHANCER", "OUTPUT"
+    INPUT, SOURCE, SOURCE_BPP, ENHANCER, OUTPUT = "INPUT", "SOURCE", "SOURCE_BPP", "ENHANCER", "OUTPUT"
 
     def name(self) -> str:
         return "enhance"
@@ -32,6 +33,10 @@ class EnhanceAlgorithm(LdmrsicAlgorithm):
         self.addParameter(described(QgsProcessingParameterEnum(self.SOURCE, "Codec that produced it",
                                                                options=SOURCES, defaultValue=0),
                                     "The classical codec the enhancement model was trained for."))
+        self.addParameter(described(
+            QgsProcessingParameterNumber(self.SOURCE_BPP, "Bits per pixel it was coded at",
+                                         QgsProcessingParameterNumber.Double, 0.0, minValue=0.0),
+            "0 = read it from the size of the JPEG2000 file. Needed when the input is a copy in another format."))
         self.addParameter(described(QgsProcessingParameterString(self.ENHANCER, "Enhancement model", optional=True),
                                     "Name or weights file; empty uses the installed one for that codec."))
         self.add_device()
@@ -44,9 +49,11 @@ class EnhanceAlgorithm(LdmrsicAlgorithm):
         codec = SOURCES[self.parameterAsEnum(parameters, self.SOURCE, context)]
         enhancer = self.parameterAsString(parameters, self.ENHANCER, context).strip() or None
         device = self.device(parameters, context)
+        bpp = self.parameterAsDouble(parameters, self.SOURCE_BPP, context) or None
         argv = ["enhance", source, "-o", output, "--source", codec, "--device", device, "--overwrite"]
         argv += ["--enhancer", enhancer] if enhancer else []
+        argv += ["--source-bpp", repr(bpp)] if bpp else []
         backend.run("ldmrsic_core.enhance_raster.enhance_raster",
-                    dict(input=source, output=output, source=codec, enhancer=enhancer, device=device,
+                    dict(input=source, output=output, source=codec, enhancer=enhancer, source_bpp=bpp, device=device,
                          overwrite=True), argv, feedback)
         return {self.OUTPUT: output}
