@@ -1,0 +1,28 @@
+"""Recompute every CRC of a (mutated) .ldmr file, so fuzzing reaches the parsers behind them."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from ldmrsic_core.container import MAGIC
+
+
+def reseal(data: bytes) -> bytes:
+    """Recompute every CRC (preamble, header, tiles, index) so mutations reach the parsers behind them."""
+    out = bytearray(data)
+    if len(out) < 64 or not out.startswith(MAGIC):
+        return bytes(out)
+    _, _, _, _, h_off, h_len, i_off, count = struct.unpack_from("<8sHHIQQQQ", out)
+    if h_off + h_len + 4 <= len(out):
+        out[h_off + h_len:h_off + h_len + 4] = struct.pack("<I", zlib.crc32(out[h_off:h_off + h_len]))
+    if count < 1_000_000 and i_off + 20 * count + 4 <= len(out):
+        for i in range(count):
+            at = i_off + 20 * i
+            off, length, _ = struct.unpack_from("<QQI", out, at)
+            if off + length <= len(out):
+                struct.pack_into("<I", out, at + 16, zlib.crc32(out[off:off + length]))
+        end = i_off + 20 * count
+        out[end:end + 4] = struct.pack("<I", zlib.crc32(out[i_off:end]))
+    out[48:52] = struct.pack("<I", zlib.crc32(out[:48]))
+    return bytes(out)
