@@ -49,7 +49,8 @@ class MEN(nn.Module):
         nn.init.zeros_(self.out.weight)  # start as the identity X̂ = X̃: short trainings never make X̃ worse
         nn.init.zeros_(self.out.bias)
         self.level_in, self.level_mid = nn.Linear(1, c[0]), nn.Linear(1, c[3])
-        for layer in (self.level_in, self.level_mid):  # zero: starts unconditioned
+        self.level_out = nn.Linear(1, 3)  # per-channel gain of the correction: lets a level ask for less
+        for layer in (self.level_in, self.level_mid, self.level_out):  # zero: starts unconditioned
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.dfam = nn.ModuleDict({str(level): DFAM(c[level], prior_dim, 2**level, expansion)
@@ -81,4 +82,7 @@ class MEN(nn.Module):
         for depth in reversed(range(3)):
             x = self.fuse[depth](torch.cat([self.ups[depth](x), skips[depth]], dim=1))
             x = self.decoders[depth](x)
-        return decoded + self.out(self.refine(x))
+        correction = self.out(self.refine(x))
+        if level is not None:
+            correction = correction * (1 + self.level_out(level)[..., None, None])
+        return decoded + correction
