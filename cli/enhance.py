@@ -36,4 +36,6 @@ def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, so
                                 overwrite=overwrite, progress=update)
     finally:
         close()
+    for note in result.notes:
+        echo_err(f"note: {note}")
     echo_err(f"wrote {result.output} ({result.width}×{result.height}, {result.tiles} tiles, enhanced by {result.enhancer})")

@@ -41,6 +41,7 @@ class EnhanceResult:
     height: int
     tiles: int
     enhancer: str
+    notes: tuple[str, ...] = ()
 
 
 def enhance_raster(
@@ -74,10 +75,16 @@ def enhance_raster(
     model = load_enhancer(name, torch_device)
     if model.source != source:
         raise WeightsError(f"enhancer {model.name} restores {model.source} output, not {source}")
+    notes: list[str] = []
     with open_source(src_path) as src:
         level = None
         if model.conditioned:
-            level = bpp_level(source_bpp if source_bpp is not None else _coded_bpp(src, src_path))
+            rate = source_bpp if source_bpp is not None else _coded_bpp(src, src_path)
+            level = bpp_level(rate)
+            measured = model.measured_gain(rate)
+            if measured and measured[1] < 0:
+                notes.append(f"{src_path.name} was coded at {rate:.3f} bpp; near {measured[0]:.2f} bpp {model.name} "
+                             f"was measured to lower PSNR by {-measured[1]:.2f} dB on its validation images")
         selected = parse_band_list(None, src.count)
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
@@ -104,7 +111,7 @@ def enhance_raster(
                     dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(part))
                 if progress:
                     progress(done, len(parts))
-    return EnhanceResult(target, info.width, info.height, len(plan), model.name)
+    return EnhanceResult(target, info.width, info.height, len(plan), model.name, tuple(notes))
 
 
 def _coded_bpp(src: rasterio.DatasetReader, path: Path) -> float:

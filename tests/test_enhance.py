@@ -138,6 +138,9 @@ def test_stage_two_exports_and_enhances_a_jpeg2000_raster(stage_runs, tmp_path):
     path, digest = export_model(stage_runs / "ldm", "jp2-tiny", checkpoint="last")
     loaded = load_enhancer("jp2-tiny")
     assert loaded.sha256 == digest and loaded.source == "jpeg2000" and loaded.codec_sha256 is None
+    assert len(loaded.validation) == 5 and loaded.conditioned  # the exported step's validation rows travel along
+    rate, gain = loaded.measured_gain(0.1)
+    assert rate == min((r["bpp"] for r in loaded.validation), key=lambda b: abs(np.log(b / 0.1)))
 
     # A georeferenced JPEG2000 file, as gdal_translate -of JP2OpenJPEG would write it.
     with rasterio.open(DATA / "rgb_uint8_nodata.tif") as src:

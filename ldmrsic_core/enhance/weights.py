@@ -7,6 +7,7 @@ former, the SHA-256 of that codec.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,15 @@ class LoadedEnhancer:
     codec_sha256: str | None
     model: Enhancer
     conditioned: bool = False
+    validation: tuple[dict[str, float], ...] = ()
+
+    def measured_gain(self, bpp: float) -> tuple[float, float] | None:
+        """(validation bpp, PSNR gain in dB) at the validated rate nearest to ``bpp`` (None if unknown)."""
+        rows = [r for r in self.validation if "bpp" in r and "psnr_enhanced" in r]
+        if not rows:
+            return None
+        near = min(rows, key=lambda r: abs(math.log(max(r["bpp"], 1e-6)) - math.log(max(bpp, 1e-6))))
+        return near["bpp"], near["psnr_enhanced"] - near["psnr_decoded"]
 
 
 def load_enhancer(model: str | Path, device: str | torch.device = "cpu",
@@ -40,7 +50,7 @@ def load_enhancer(model: str | Path, device: str | torch.device = "cpu",
     load_enhancer_state(net, blob["state_dict"])
     net.eval().to(device)
     return LoadedEnhancer(name, actual, cfg, str(blob.get("source")), blob.get("codec_sha256"), net,
-                          bool(blob.get("conditioned", False)))
+                          bool(blob.get("conditioned", False)), tuple(blob.get("validation") or ()))
 
 
 def default_enhancer(source: str, codec_sha256: str | None = None) -> str | None:

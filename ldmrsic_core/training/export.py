@@ -20,7 +20,7 @@ from ldmrsic_core.training.run import read_checkpoint
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def _built(state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _built(run: Path, state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The run's network with its EMA weights, and the extra weights-file entries of its kind."""
     cfg = state["config"]
     if state.get("stage", "codec") == "codec":
@@ -38,13 +38,26 @@ def _built(state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
             codec_sha = read_weights(cfg["codec"])[1]
         extra = {"kind": "enhancer", "source": cfg["source"], "codec_sha256": codec_sha, "stage": state["stage"],
-                 "conditioned": bool(state.get("conditioned", False))}
+                 "conditioned": bool(state.get("conditioned", False)),
+                 "validation": _validation_rows(run, int(state["step"]))}
         from ldmrsic_core.enhance.enhancer import load_enhancer_state
 
         load_enhancer_state(net, state["ema"])
         return net.eval(), extra
     net.load_state_dict(state["ema"])
     return net.eval(), extra
+
+
+def _validation_rows(run: Path, step: int) -> list[dict[str, float]]:
+    """The run's validation rows for the exported step (per level: bpp, PSNR decoded/teacher/enhanced)."""
+    import csv
+
+    path = run / "val.csv"
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    return [r for r in rows if int(r["step"]) == step]
 
 
 def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path | None = None,
@@ -56,7 +69,7 @@ def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path
     if not source.is_file():
         raise InputError(f"{source} does not exist; is {run} a training run (try --checkpoint last)?")
     state = read_checkpoint(source)
-    net, extra = _built(state)
+    net, extra = _built(run, state)
     if default and extra:
         raise InputError("--default applies to codecs; enhancers pair with their codec by hash")
     cfg_name = state["config"]["config"]
