@@ -7,6 +7,7 @@ from qgis.core import QgsProcessingProvider
 from .algorithms.compress import CompressAlgorithm
 from .algorithms.decompress import DecompressAlgorithm
 from .algorithms.enhance import EnhanceAlgorithm
+from .algorithms.evaluate import EvaluateAlgorithm
 from .backend import EXTERNAL_PYTHON_SETTING
 
 try:  # the Processing options dialog (absent when the Processing plugin is not loaded)
@@ -41,5 +42,5 @@ class LdmrsicProvider(QgsProcessingProvider):
             ProcessingConfig.removeSetting(EXTERNAL_PYTHON_SETTING)
 
     def loadAlgorithms(self) -> None:  # noqa: N802
-        for algorithm in (CompressAlgorithm(), DecompressAlgorithm(), EnhanceAlgorithm()):
+        for algorithm in (CompressAlgorithm(), DecompressAlgorithm(), EnhanceAlgorithm(), EvaluateAlgorithm()):
             self.addAlgorithm(algorithm)

@@ -61,7 +61,7 @@ def test_algorithms_are_documented(processing):
 
     provider = QgsApplication.processingRegistry().providerById("ldmrsic")
     names = sorted(a.id() for a in provider.algorithms())
-    assert names == ["ldmrsic:compress", "ldmrsic:decompress", "ldmrsic:enhance"]
+    assert names == ["ldmrsic:compress", "ldmrsic:decompress", "ldmrsic:enhance", "ldmrsic:evaluate"]
     for algorithm in provider.algorithms():
         assert len(algorithm.shortHelpString()) > 80
         for parameter in algorithm.parameterDefinitions():
@@ -181,7 +181,7 @@ def test_plugin_zip_installs_into_a_fresh_profile(tmp_path):
                    timeout=300)
     listing = subprocess.run([QGIS_PROCESS, "list"], env=env, check=True, capture_output=True, text=True,
                              timeout=300).stdout
-    for name in ("ldmrsic:compress", "ldmrsic:decompress", "ldmrsic:enhance"):
+    for name in ("ldmrsic:compress", "ldmrsic:decompress", "ldmrsic:enhance", "ldmrsic:evaluate"):
         assert name in listing
 
 
@@ -202,3 +202,13 @@ def test_enhance_a_jpeg2000_raster(processing, tmp_path):
     processing.run("ldmrsic:enhance", {"INPUT": str(jp2), "ENHANCER": str(weights), "DEVICE": 1, "OUTPUT": str(out)})
     a, b = _layer(jp2), _layer(out)
     assert b.crs() == a.crs() and b.extent() == a.extent() and (b.width(), b.height()) == (a.width(), a.height())
+
+
+def test_evaluate_writes_an_html_report(processing, tiny_weights, tmp_path):
+    folder = tmp_path / "report"
+    result = processing.run("ldmrsic:evaluate", {"INPUT": str(DATA / "naip_uint8_4band.tif"),
+                                                 "CODECS": "ldmrsic-noenh,jpeg2000", "QUALITIES": "1,4",
+                                                 "MODEL": str(tiny_weights), "DEVICE": 1, "OUTPUT": str(folder)})
+    report = Path(result["REPORT"])
+    assert report == folder / "report.html" and "BD-rate" in report.read_text()
+    assert (folder / "psnr_bpp.png").stat().st_size > 0
