@@ -119,6 +119,7 @@ def main() -> None:
     p.add_argument("--codec-prior", help="Stage I run/model for our codec (the teacher)")
     p.add_argument("--codec-enhancer", help="Stage II run/model for our codec")
     p.add_argument("--nodfam", help="run/model without DFAM (plain MEN) for our codec")
+    p.add_argument("--jp2-prior", help="Stage I run/model for JPEG2000 (the teacher)")
     p.add_argument("--jp2-enhancer", help="Stage II run/model for JPEG2000")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -139,9 +140,11 @@ def main() -> None:
     if args.jp2_enhancer:
         jp2 = model(args.jp2_enhancer)
         pairs = PairSet(args.val, make_source("jpeg2000"), args.cache, limit=args.limit)
-        rows = table(pairs, {"jpeg2000_star": (jp2, "student"), "teacher": (jp2, "teacher")})
-        print_table(f"JPEG2000 vs JPEG2000* on {len(pairs)} images (level = target bpp)", rows,
-                    ["jpeg2000_star", "teacher"])
+        jp2_columns = {"jpeg2000_star": (jp2, "student")}
+        if args.jp2_prior:
+            jp2_columns["stage1_teacher"] = (model(args.jp2_prior), "teacher")
+        rows = table(pairs, jp2_columns)
+        print_table(f"JPEG2000 vs JPEG2000* on {len(pairs)} images (level = target bpp)", rows, list(jp2_columns))
     print("\nCPU time per 256² tile (s):")
     print(f"  codec decode (quality 3): 1 thread {codec_timing(args.codec, args.val, 1):.3f}, "
           f"{args.threads} threads {codec_timing(args.codec, args.val, args.threads):.3f}")
