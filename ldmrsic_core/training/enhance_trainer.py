@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -105,7 +106,11 @@ class EnhanceTrainer(TrainingRun):
         source = make_source(cfg.source, cfg.codec, cfg.device)
         self.codec_sha256 = source.codec_sha256
         cache = Path(cfg.cache) if cfg.cache else Path(cfg.out).parent / "pairs-cache"
+        if self.world > 1 and self.rank != 0:
+            dist.barrier()  # rank 0 fills the cache first; the others then read it
         self.data = PairSet(Path(cfg.tiles), source, cache, limit=cfg.tiles_limit, progress=progress and self.rank == 0)
+        if self.world > 1 and self.rank == 0:
+            dist.barrier()
         self.val = None
         if cfg.val and self.rank == 0:
             self.val = PairSet(Path(cfg.val), source, cache, limit=cfg.val_limit, progress=progress)
