@@ -43,6 +43,8 @@ def main(args: list[str] | None = None) -> int:
     argv = sys.argv[1:] if args is None else list(args)
     debug = "--debug" in argv
     previous = signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C must stop us cleanly even when started from a shell that ignores SIGINT in background jobs.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         cli.main(args=argv, prog_name="ldmrsic-geo", standalone_mode=False)
         return 0
@@ -65,6 +67,7 @@ def main(args: list[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run() -> None:

@@ -151,7 +151,7 @@ def test_stage_two_exports_and_enhances_a_jpeg2000_raster(stage_runs, tmp_path):
                        QUALITY="5", REVERSIBLE="NO") as dst:
         dst.write(data)
     out = tmp_path / "enhanced.tif"
-    result = enhance_raster(jp2, out, tile=128, overlap=32, device="cpu")
+    result = enhance_raster(jp2, out, enhancer="jp2-tiny", tile=128, overlap=32, device="cpu")
     assert result.enhancer == "jp2-tiny"
     with rasterio.open(jp2) as a, rasterio.open(out) as b:
         assert b.crs == a.crs and b.transform == a.transform and b.shape == a.shape
