@@ -24,7 +24,10 @@ from ldmrsic_cli.options import device_option, echo_err, enhancer_option, overwr
 @click.pass_context
 def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, source_bpp, device, overwrite):
     """Enhance a raster decoded by a classical codec (JPEG2000*: LDM-RSIC enhancement of
-    archives that are already JPEG2000-compressed). Georeferencing and metadata are kept."""
+    archives that are already JPEG2000-compressed). Georeferencing and metadata are kept.
+
+    The model defaults to the installed enhancer for --source; it is told the rate INPUT was
+    coded at (from the JPEG2000 file's size, or --source-bpp)."""
     from ldmrsic_core.enhance_raster import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_raster
 
     update, close = progress_bar(ctx, "enhance")
