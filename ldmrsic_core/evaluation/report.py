@@ -85,18 +85,18 @@ def _crops(work: Path, image, keep: dict) -> str:
         return ""
     q = ours[len(ours) // 2]
     target = keep.get(("ldmrsic", q), keep.get(("ldmrsic-noenh", q)))[0]
-    panels = [("original", None, image.unit)]
+    panels = [("original", image.unit)]
     jp2 = [(abs(bpp - target), s) for (c, s), (bpp, _) in keep.items() if c == "jpeg2000"]
     if jp2:
         s = min(jp2)[1]
-        panels.append((f"JPEG2000 {keep[('jpeg2000', s)][0]:.3f} bpp", None, keep[("jpeg2000", s)][1]))
+        panels.append((f"JPEG2000 {keep[('jpeg2000', s)][0]:.3f} bpp", keep[("jpeg2000", s)][1]))
     for codec, label in (("ldmrsic-noenh", "ours, codec alone"), ("ldmrsic", "ours, enhanced")):
         if (codec, q) in keep:
-            panels.append((f"{label} {keep[(codec, q)][0]:.3f} bpp", None, keep[(codec, q)][1]))
+            panels.append((f"{label} {keep[(codec, q)][0]:.3f} bpp", keep[(codec, q)][1]))
     h, w = image.unit.shape[1:]
     r0, c0 = max(0, (h - CROP) // 2), max(0, (w - CROP) // 2)
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.5), dpi=110)
-    for ax, (title, _, unit) in zip(np.atleast_1d(axes), panels):
+    for ax, (title, unit) in zip(np.atleast_1d(axes), panels):
         rgb = to_channels(unit, [0, 1, 2][: min(3, unit.shape[0])])[:, r0:r0 + CROP, c0:c0 + CROP]
         ax.imshow(np.clip(rgb.transpose(1, 2, 0), 0, 1), interpolation="nearest")
         ax.set_title(title, fontsize=9)

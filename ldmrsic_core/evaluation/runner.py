@@ -171,13 +171,15 @@ def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_COD
                     for setting in CLASSIC[name].settings:
                         results.append((name, setting, run_classic(name, image, setting)))
                         done += 1
-                        progress and progress(done, total)
+                        if progress:
+                            progress(done, total)
             if learned:
                 for q in qualities:
                     for mode, result in run_learned(image, q, model, device, learned, work).items():
                         results.append((mode, q, result))
                     done += 1
-                    progress and progress(done, total)
+                    if progress:
+                        progress(done, total)
             for name, setting, (size, decoded, enc, dec) in results:
                 psnr, msssim = scores(image, decoded)
                 bpp = 8 * size / image.pixels
