@@ -21,24 +21,13 @@ from pathlib import Path
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reseal import reseal  # noqa: E402
 
 with atheris.instrument_imports():
-    from ldmrsic_core.container import ContainerReader
+    from harness import read_everything, reseal
     from ldmrsic_core.errors import LdmrError
-    from ldmrsic_core.header import Header
-    from ldmrsic_core.tile_payload import PayloadError, TilePayload
+    from ldmrsic_core.tile_payload import PayloadError
 
 SCRATCH = Path(tempfile.mkdtemp(prefix="ldmr-fuzz-")) / "input.ldmr"
-
-
-def read_everything(path: Path) -> None:
-    with ContainerReader(path) as reader:
-        header = Header.from_json(reader.header)
-        if len(reader.entries) != len(header.plan):
-            return
-        for index in range(len(reader.entries)):
-            TilePayload.decode(reader.read_tile(index), header.raster.count, header.plan.owned(index).shape)
 
 
 def one_input(data: bytes) -> None:

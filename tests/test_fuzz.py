@@ -18,25 +18,12 @@ from hypothesis import strategies as st
 
 from conftest import DATA
 from ldmrsic_core import compress_raster
-from ldmrsic_core.container import ContainerReader
 from ldmrsic_core.errors import LdmrError
-from ldmrsic_core.header import Header
-from ldmrsic_core.tile_payload import PayloadError, TilePayload
+from ldmrsic_core.tile_payload import PayloadError
 
 CORPUS = DATA / "fuzz"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
-from reseal import reseal  # noqa: E402
-
-
-def read_everything(path: Path) -> None:
-    """What a decoder does before the codec: preamble, header, index, every tile's payload."""
-    with ContainerReader(path) as reader:
-        header = Header.from_json(reader.header)
-        if len(reader.entries) != len(header.plan):
-            return
-        for index in range(len(reader.entries)):
-            owned = header.plan.owned(index)
-            TilePayload.decode(reader.read_tile(index), header.raster.count, owned.shape)
+from harness import read_everything, reseal  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,56 +71,31 @@ class CodecTrainer(TrainingRun):
             self.model = nn.parallel.DistributedDataParallel(self.net, find_unused_parameters=True)
         self.check_fresh_or_resume(resume)
 
-    # -- the loop ---------------------------------------------------------------------------
-    def train(self, progress: bool = True, until: int | None = None) -> None:
-        """Train to ``cfg.steps`` (or stop early at step ``until``, with a checkpoint)."""
-        from tqdm import tqdm
+    postfix = ("loss", "bpp_estimate", "psnr", "quality")
 
+    def train_step(self, autocast: bool) -> dict[str, float]:
         cfg = self.cfg
-        stop = min(cfg.steps, until or cfg.steps)
-        self.start()
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, unit="step")
-        autocast = self.device.type == "cuda" and cfg.bf16
-        started, first = time.time(), self.step
-        while self.step < stop:
-            self.set_lr(self.opt)
-            quality = self.rng.uniform(MIN_QUALITY, MAX_QUALITY)
-            x = self.data.batch(cfg.batch, cfg.crop, self.rng).to(self.device, non_blocking=True)
-            self.net.train()
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                out = self.model(x, quality)
-            losses = rd_loss(out, x, lambda_for_quality(quality))
-            self.opt.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
-            self.opt.step()
-            aux_loss = self.net.aux_loss()
-            self.aux_opt.zero_grad(set_to_none=True)
-            aux_loss.backward()
-            if self.world > 1:
-                for p in self.aux_opt.param_groups[0]["params"]:
-                    dist.all_reduce(p.grad)
-                    p.grad /= self.world
-            self.aux_opt.step()
-            self.update_ema(self.ema, self.net)
-            self.step += 1
-            if self.rank == 0:
-                psnr = -10 * math.log10(max(losses["mse"].item(), 1e-10))
-                bar.set_postfix(loss=f"{losses['loss'].item():.3f}", bpp=f"{losses['bpp'].item():.3f}",
-                                psnr=f"{psnr:.2f}", q=f"{quality:.2f}")
-                bar.update(1)
-                self.log("train.csv", {"step": self.step, "quality": round(quality, 4),
-                                       "loss": losses["loss"].item(), "bpp_estimate": losses["bpp"].item(),
-                                       "psnr": psnr, "aux": aux_loss.item(),
-                                       "steps_per_s": (self.step - first) / (time.time() - started)})
-                if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                    self._validate()
-                if self.step % cfg.ckpt_every == 0 or self.step == stop:
-                    self.save(self.out / "last.pt")
-        bar.close()
-        self.finish()
+        quality = self.rng.uniform(MIN_QUALITY, MAX_QUALITY)
+        x = self.data.batch(cfg.batch, cfg.crop, self.rng).to(self.device, non_blocking=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+            out = self.model(x, quality)
+        losses = rd_loss(out, x, lambda_for_quality(quality))
+        self.opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+        self.opt.step()
+        aux_loss = self.net.aux_loss()
+        self.aux_opt.zero_grad(set_to_none=True)
+        aux_loss.backward()
+        if self.world > 1:
+            for p in self.aux_opt.param_groups[0]["params"]:
+                dist.all_reduce(p.grad)
+                p.grad /= self.world
+        self.aux_opt.step()
+        return {"quality": round(quality, 4), "loss": losses["loss"].item(), "bpp_estimate": losses["bpp"].item(),
+                "psnr": -10 * math.log10(max(losses["mse"].item(), 1e-10)), "aux": aux_loss.item()}
 
-    def _validate(self) -> None:
+    def validate(self) -> None:
         rows = validate(self.ema, self.val, self.device)
         for row in rows:
             self.log("val.csv", {"step": self.step, **row})

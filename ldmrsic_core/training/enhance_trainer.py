@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,46 +145,22 @@ class EnhanceTrainer(TrainingRun):
             student[key] = value[:, : student[key].shape[1]].clone() if value.shape != student[key].shape else value.clone()
         self.net.lrm_dm.load_state_dict(student)
 
-    # -- the loop ---------------------------------------------------------------------------
-    def train(self, progress: bool = True, until: int | None = None) -> None:
-        from tqdm import tqdm
-
+    def train_step(self, autocast: bool) -> dict[str, float]:
         cfg = self.cfg
-        stop = min(cfg.steps, until or cfg.steps)
-        self.start()
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, unit="step")
-        autocast = self.device.type == "cuda" and cfg.bf16
-        started, first = time.time(), self.step
-        while self.step < stop:
-            self.set_lr(self.opt)
-            x, decoded, level = (t if t is None else t.to(self.device, non_blocking=True)
-                                 for t in self.data.batch(cfg.batch, cfg.crop, self.rng))
-            noise = None
-            if self.stage == "ldm":
-                noise = torch.randn(self.net.noise_shape(x.shape[0], *x.shape[-2:])).to(self.device)
-            self.net.train()
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                losses = self.loss(x, decoded, noise, level)
-            self.opt.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(self._trainable(), 1.0)
-            self.opt.step()
-            self.update_ema(self.ema, self.net)
-            self.step += 1
-            if self.rank == 0:
-                row = {"step": self.step, **{k: v.item() for k, v in losses.items()},
-                       "steps_per_s": (self.step - first) / (time.time() - started)}
-                bar.set_postfix(loss=f"{row['loss']:.4f}")
-                bar.update(1)
-                self.log("train.csv", row)
-                if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                    self._validate()
-                if self.step % cfg.ckpt_every == 0 or self.step == stop:
-                    self.save(self.out / "last.pt")
-        bar.close()
-        self.finish()
+        x, decoded, level = (t.to(self.device, non_blocking=True)
+                             for t in self.data.batch(cfg.batch, cfg.crop, self.rng))
+        noise = None
+        if self.stage == "ldm":
+            noise = torch.randn(self.net.noise_shape(x.shape[0], *x.shape[-2:])).to(self.device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+            losses = self.loss(x, decoded, noise, level)
+        self.opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], 1.0)
+        self.opt.step()
+        return {k: v.item() for k, v in losses.items()}
 
-    def _validate(self) -> None:
+    def validate(self) -> None:
         rows = validate_enhancer(self.ema, self.val, self.device)
         for row in rows:
             self.log("val.csv", {"step": self.step, **row})

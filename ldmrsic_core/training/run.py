@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,14 @@ def learning_rate(peak: float, warmup: int, steps: int, step: int) -> float:
 
 
 class TrainingRun:
-    """Base of the stage trainers; ``cfg`` is a frozen dataclass with out, seed, device, threads…"""
+    """Base of the stage trainers; ``cfg`` is a frozen dataclass with out, seed, device, threads…
+
+    A stage sets ``net``, ``ema``, ``opt`` and ``val`` and implements :meth:`train_step`,
+    :meth:`validate`, :meth:`state` and :meth:`restore`; the loop here does the rest.
+    """
 
     stage = ""
+    postfix: tuple[str, ...] = ("loss",)  # train-row keys shown on the progress bar
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
@@ -67,6 +73,43 @@ class TrainingRun:
             if self.board is None:
                 self.board = _tensorboard(self.out)
             (self.out / "config.json").write_text(json.dumps({"stage": self.stage, **asdict(self.cfg)}, indent=2))
+
+    # -- the loop ---------------------------------------------------------------------------
+    def train(self, progress: bool = True, until: int | None = None) -> None:
+        """Train to ``cfg.steps`` (or stop early at step ``until``, with a checkpoint)."""
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        stop = min(cfg.steps, until or cfg.steps)
+        self.start()
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, unit="step")
+        autocast = self.device.type == "cuda" and cfg.bf16
+        started, first = time.time(), self.step
+        while self.step < stop:
+            self.set_lr(self.opt)
+            self.net.train()
+            row = self.train_step(autocast)
+            self.update_ema(self.ema, self.net)
+            self.step += 1
+            if self.rank == 0:
+                row = {"step": self.step, **row, "steps_per_s": (self.step - first) / (time.time() - started)}
+                bar.set_postfix({k: f"{row[k]:.4g}" for k in self.postfix})
+                bar.update(1)
+                self.log("train.csv", row)
+                if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                    self.validate()
+                if self.step % cfg.ckpt_every == 0 or self.step == stop:
+                    self.save(self.out / "last.pt")
+        bar.close()
+        self.finish()
+
+    def train_step(self, autocast: bool) -> dict[str, float]:
+        """One optimiser step; returns the figures to log (the first one is ``loss``)."""
+        raise NotImplementedError
+
+    def validate(self) -> None:
+        """Validate the EMA weights, log ``val.csv`` and keep ``best.pt``."""
+        raise NotImplementedError
 
     def set_lr(self, optimizer: torch.optim.Optimizer) -> None:
         cfg = self.cfg

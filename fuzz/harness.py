@@ -1,11 +1,24 @@
-"""Recompute every CRC of a (mutated) .ldmr file, so fuzzing reaches the parsers behind them."""
+"""What the fuzzers share: reading a file as a decoder does, and re-sealing its CRCs."""
 
 from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
-from ldmrsic_core.container import MAGIC
+from ldmrsic_core.container import MAGIC, ContainerReader
+from ldmrsic_core.header import Header
+from ldmrsic_core.tile_payload import TilePayload
+
+
+def read_everything(path: Path) -> None:
+    """What a decoder does before the codec: preamble, header, index, every tile's payload."""
+    with ContainerReader(path) as reader:
+        header = Header.from_json(reader.header)
+        if len(reader.entries) != len(header.plan):
+            return
+        for index in range(len(reader.entries)):
+            TilePayload.decode(reader.read_tile(index), header.raster.count, header.plan.owned(index).shape)
 
 
 def reseal(data: bytes) -> bytes:
