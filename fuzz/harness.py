@@ -7,6 +7,7 @@ import zlib
 from pathlib import Path
 
 from ldmrsic_core.container import MAGIC, ContainerReader
+from ldmrsic_core.decode import exact_entropy
 from ldmrsic_core.header import Header
 from ldmrsic_core.tile_payload import TilePayload
 
@@ -15,10 +16,12 @@ def read_everything(path: Path) -> None:
     """What a decoder does before the codec: preamble, header, index, every tile's payload."""
     with ContainerReader(path) as reader:
         header = Header.from_json(reader.header)
+        checksummed = exact_entropy(header, reader.version, path.name)
         if len(reader.entries) != len(header.plan):
             return
         for index in range(len(reader.entries)):
-            TilePayload.decode(reader.read_tile(index), header.raster.count, header.plan.owned(index).shape)
+            TilePayload.decode(reader.read_tile(index), header.raster.count, header.plan.owned(index).shape,
+                               checksummed)
 
 
 def reseal(data: bytes) -> bytes:

@@ -29,7 +29,9 @@ from ldmrsic_core.errors import (
 )
 
 MAGIC = b"\x89LDMR\r\n\x1a"
-VERSION = (1, 1)
+VERSION = (2, 0)
+#: Majors this reader decodes: 1 (float entropy parameters), 2 (exact ones, latent checksums).
+READABLE_MAJORS = (1, 2)
 _PREAMBLE = struct.Struct("<8sHHIQQQQ")  # magic, major, minor, flags, hdr off, hdr len, idx off, tiles
 PREAMBLE_SIZE = 64
 _ENTRY = struct.Struct("<QQI")
@@ -111,10 +113,10 @@ class ContainerReader:
         if len(head) < PREAMBLE_SIZE:
             raise DamagedFileError(f"{name} is truncated inside its preamble")
         magic, major, minor, _flags, h_off, h_len, i_off, count = _PREAMBLE.unpack_from(head)
-        if major != VERSION[0]:
+        if major not in READABLE_MAJORS:
             raise UnsupportedVersionError(
-                f"{name} uses .ldmr format version {major}.{minor}; this ldmrsic-geo reads version "
-                f"{VERSION[0]}.x: upgrade ldmrsic-geo"
+                f"{name} uses .ldmr format version {major}.{minor}; this ldmrsic-geo reads versions "
+                f"{' and '.join(f'{m}.x' for m in READABLE_MAJORS)}: upgrade ldmrsic-geo"
             )
         (crc,) = struct.unpack_from("<I", head, _PREAMBLE.size)
         if crc != zlib.crc32(head[: _PREAMBLE.size]):

@@ -24,12 +24,19 @@ from ldmrsic_core.container import ContainerReader
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.enhance.weights import LoadedEnhancer, check_pairing, load_enhancer
-from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
-from ldmrsic_core.header import Header
+from ldmrsic_core.errors import (
+    DamagedTileError,
+    InputError,
+    LatentMismatchError,
+    UnsupportedVersionError,
+    WeightsError,
+)
+from ldmrsic_core.header import FLOAT_ENTROPY, Header
+from ldmrsic_core.models.exact import ENTROPY_SCHEME
 from ldmrsic_core.models.registry import LoadedCodec, load_codec, named_weights
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.raster_io import output_profile, restore_metadata, window
-from ldmrsic_core.tile_codec import decode_groups, enhance_groups
+from ldmrsic_core.tile_codec import CodedGroups, decode_groups, enhance_groups
 from ldmrsic_core.tile_payload import PayloadError, TilePayload
 from ldmrsic_core.tiling import Box, Span
 
@@ -89,6 +96,19 @@ def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None, dev
     return load_enhancer(match[0], device, expect_sha256=need.sha256)
 
 
+def exact_entropy(header: Header, version: tuple[int, int], name: str) -> bool:
+    """Whether a file's entropy parameters are exact (format 2) or the codec's float ones (format 1)."""
+    if header.entropy == ENTROPY_SCHEME and version[0] >= 2:
+        return True
+    if header.entropy == FLOAT_ENTROPY and version[0] == 1:
+        return False
+    raise UnsupportedVersionError(
+        f"{name} (format {version[0]}.{version[1]}) computes entropy parameters as {header.entropy!r}, which this "
+        f"ldmrsic-geo does not implement (it knows {ENTROPY_SCHEME!r} and, in format 1, {FLOAT_ENTROPY!r}): "
+        "upgrade ldmrsic-geo"
+    )
+
+
 def bbox_box(header: Header, bbox: tuple[float, float, float, float]) -> Box:
     """A bounding box in the raster's CRS → the pixel box covering it (clipped to the raster)."""
     minx, miny, maxx, maxy = bbox
@@ -132,10 +152,11 @@ def decompress_raster(
         header = Header.from_json(reader.header)
         if len(reader.entries) != len(header.plan):
             raise InputError(f"{source.name}: the tile index does not match the tile grid")
+        exact = exact_entropy(header, reader.version, source.name)
         codec = codec_for(header, model, torch_device)
         enhancing = enhancer_for(header, enhance, enhancer, torch_device)
         box = bbox_box(header, bbox) if bbox else header.plan.full()
-        decoder = _TileDecoder(reader, header, codec, torch_device, allow_damaged, enhancing)
+        decoder = _TileDecoder(reader, header, codec, torch_device, allow_damaged, enhancing, exact)
         info = header.raster
         transform = Affine(*info.transform) @ Affine.translation(box.cols.start, box.rows.start)
         profile = output_profile(info, box.rows.length, box.cols.length, transform)
@@ -185,8 +206,9 @@ class _TileDecoder:
     """
 
     def __init__(self, reader: ContainerReader, header: Header, codec: LoadedCodec, device, allow_damaged: bool,
-                 enhancer: LoadedEnhancer | None = None):
+                 enhancer: LoadedEnhancer | None = None, exact: bool = True):
         self.reader, self.header, self.codec, self.device = reader, header, codec, device
+        self.exact = exact
         self.allow_damaged = allow_damaged
         self.enhancer = enhancer
         self.plan = header.plan
@@ -205,9 +227,16 @@ class _TileDecoder:
         extent, owned = self.plan.extent(index), self.plan.owned(index)
         self.tiles_read += 1
         try:
-            payload = TilePayload.decode(self.reader.read_tile(index), self.header.raster.count, owned.shape)
+            payload = TilePayload.decode(self.reader.read_tile(index), self.header.raster.count, owned.shape,
+                                         checksummed=self.exact)
             if payload.groups and len(payload.groups) != len(self.groups):
                 raise DamagedTileError(index, "wrong number of band groups")
+            unit = None
+            if payload.groups:
+                unit, mismatched = decode_groups(self.codec.model, CodedGroups(payload.groups, payload.checksums),
+                                                 self.groups, extent.shape, self.header.codec.quality)
+                if mismatched:
+                    raise LatentMismatchError(index, mismatched)
         except (DamagedTileError, PayloadError) as exc:
             error = exc if isinstance(exc, DamagedTileError) else DamagedTileError(index, str(exc))
             if not self.allow_damaged:
@@ -215,10 +244,6 @@ class _TileDecoder:
             warnings.warn(f"{error}; filled with nodata", DamagedTileWarning, stacklevel=2)
             self.damaged.add(index)
             return None, None
-        unit = None
-        if payload.groups:
-            unit = decode_groups(self.codec.model, payload.groups, self.groups, extent.shape,
-                                 self.header.codec.quality, self.device)
         return unit, payload.valid
 
     def _enhance(self, index: int) -> np.ndarray | None:

@@ -15,10 +15,11 @@ from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.weights import check_pairing, default_enhancer, load_enhancer
 from ldmrsic_core.header import CodecInfo, EnhancerInfo, Header
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
+from ldmrsic_core.models.exact import ENTROPY_SCHEME
 from ldmrsic_core.models.registry import load_codec
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
-from ldmrsic_core.tile_codec import encode_groups, fill_invalid
+from ldmrsic_core.tile_codec import CodedGroups, encode_groups, fill_invalid
 from ldmrsic_core.tile_payload import TilePayload
 from ldmrsic_core.tiling import TilePlan, validate
 
@@ -85,13 +86,13 @@ def compress_raster(
                 extent, owned = plan.extent(index), plan.owned(index)
                 values, valid = read_pixels(src, selected, extent)
                 unit = np.stack([m.to_unit(v) for m, v in zip(mappings, values)])
-                streams = []
+                coded = CodedGroups([], ())
                 if valid.any():
-                    streams = encode_groups(codec.model, fill_invalid(unit, valid), groups, quality, torch_device)
+                    coded = encode_groups(codec.model, fill_invalid(unit, valid), groups, quality, torch_device)
                 inside = (slice(None), *owned.relative_to(extent).slices)
                 owned_values, owned_valid = values[inside], valid[inside]
                 clipped += [m.count_outside(v[ok]) for m, v, ok in zip(mappings, owned_values, owned_valid)]
-                payload = TilePayload(owned_valid, streams)
+                payload = TilePayload(owned_valid, coded.streams, coded.checksums)
                 writer.add_tile(index, payload.encode())
                 if progress:
                     progress(index + 1, len(plan))
@@ -105,6 +106,7 @@ def compress_raster(
                 clipped=tuple(int(c) for c in clipped),
                 software=f"ldmrsic-geo {__version__}",
                 enhancer=enhancement,
+                entropy=ENTROPY_SCHEME,
             )
             writer.finish(header.to_json())
     size = target.stat().st_size

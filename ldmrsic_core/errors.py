@@ -41,6 +41,19 @@ class DamagedTileError(ContainerError):
         self.index = index
 
 
+class LatentMismatchError(DamagedTileError):
+    """A tile's decoded latent differs from the encoder's (its stored checksum does not match)."""
+
+    def __init__(self, index: int, groups: list[int]):
+        ContainerError.__init__(
+            self,
+            f"tile {index}: the decoded latent of band group(s) {', '.join(map(str, groups))} differs from the "
+            "encoder's (latent checksum mismatch): this machine computed other entropy parameters or the "
+            "payload is corrupt; decode with --allow-damaged to fill it with nodata, and please report it",
+        )
+        self.index = index
+
+
 class WeightsError(LdmrError, ValueError):
     """A weights file is missing, damaged, or not the one a file was compressed with."""
 

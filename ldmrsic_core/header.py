@@ -10,6 +10,9 @@ from ldmrsic_core.bands import ValueMapping
 from ldmrsic_core.errors import DamagedFileError
 from ldmrsic_core.tiling import TilePlan
 
+#: The entropy-parameter arithmetic of format 1 files: the codec's own float computation.
+FLOAT_ENTROPY = "float"
+
 #: How invalid pixels are represented in the source and so in the output.
 MASK_KINDS = ("nodata", "nan", "dataset-mask", "none")
 
@@ -69,6 +72,7 @@ class Header:
     software: str
     extra: dict[str, Any] = field(default_factory=dict)
     enhancer: EnhancerInfo | None = None
+    entropy: str = FLOAT_ENTROPY
 
     @property
     def plan(self) -> TilePlan:
@@ -89,6 +93,7 @@ class Header:
             "software": self.software,
             "extra": self.extra,
             "enhancer": asdict(self.enhancer) if self.enhancer else None,
+            "entropy": self.entropy,
         }
 
     @classmethod
@@ -111,6 +116,7 @@ class Header:
                 software=str(data["software"]),
                 extra=dict(data.get("extra", {})),
                 enhancer=EnhancerInfo(**data["enhancer"]) if data.get("enhancer") else None,
+                entropy=str(data.get("entropy", FLOAT_ENTROPY)),
             )
             header.plan  # validates the grid
         except Exception as exc:  # any missing or malformed field

@@ -35,6 +35,7 @@ def file_info(path: str | Path) -> dict[str, Any]:
             "transform": list(info.transform),
             "nodata": header.to_json()["raster"]["nodata"],
             "quality": header.codec.quality,
+            "entropy_parameters": header.entropy,
             "model": {"name": header.codec.model, "config": header.codec.config, "sha256": header.codec.sha256},
             "enhancer": (None if header.enhancer is None else
                          {"name": header.enhancer.model, "config": header.enhancer.config,

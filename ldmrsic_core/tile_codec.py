@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -21,32 +23,45 @@ def fill_invalid(unit: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class CodedGroups:
+    """One tile's codec streams per band group, and (exact arithmetic) each group's latent CRC32."""
+
+    streams: list[list[bytes]]
+    checksums: tuple[int, ...] | None
+
+
 @torch.no_grad()
 def encode_groups(net: VariableRateElic, unit: np.ndarray, groups: list[list[int]], quality: float,
-                  device: torch.device) -> list[list[bytes]]:
-    """Bands (B×h×w, [0, 1]) → one list of codec streams per band group."""
+                  device: torch.device, exact: bool = True) -> CodedGroups:
+    """Bands (B×h×w, [0, 1]) → codec streams per band group (entropy parameters exact unless told)."""
     h, w = unit.shape[1:]
-    out = []
+    streams, checksums = [], []
     for group in groups:
         x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group)))[None].to(device)
         x = F.pad(x, (0, padded(w, STRIDE) - w, 0, padded(h, STRIDE) - h), mode="replicate")
-        strings = net.compress(x, quality)["strings"]
-        out.append([s[0] for s in strings])
-    return out
+        out = net.compress(x, quality, exact=exact)
+        streams.append([s[0] for s in out["strings"]])
+        checksums.append(out.get("checksum"))
+    return CodedGroups(streams, tuple(checksums) if exact else None)
 
 
 @torch.no_grad()
-def decode_groups(net: VariableRateElic, streams: list[list[bytes]], groups: list[list[int]],
-                  shape: tuple[int, int], quality: float, device: torch.device) -> np.ndarray:
-    """Inverse of :func:`encode_groups`: float32 bands×h×w in [0, 1]."""
+def decode_groups(net: VariableRateElic, coded: CodedGroups, groups: list[list[int]],
+                  shape: tuple[int, int], quality: float) -> tuple[np.ndarray, list[int]]:
+    """Inverse of :func:`encode_groups`: float32 bands×h×w in [0, 1], and the indices of the
+    groups whose decoded latent does not match its checksum (always empty without checksums)."""
     h, w = shape
     latent = net.latent_shape(padded(h, STRIDE), padded(w, STRIDE))
-    bands = []
-    for group, group_streams in zip(groups, streams):
-        x_hat = net.decompress([[s] for s in group_streams], latent, quality)["x_hat"]
-        rgb = x_hat[0, :, :h, :w].float().cpu().numpy()
+    exact = coded.checksums is not None
+    bands, mismatched = [], []
+    for g, (group, group_streams) in enumerate(zip(groups, coded.streams)):
+        out = net.decompress([[s] for s in group_streams], latent, quality, exact=exact)
+        if exact and out["checksum"] != coded.checksums[g]:
+            mismatched.append(g)
+        rgb = out["x_hat"][0, :, :h, :w].float().cpu().numpy()
         bands.append(from_channels(rgb, group))
-    return np.concatenate(bands).astype(np.float32)
+    return np.concatenate(bands).astype(np.float32), mismatched
 
 
 def enhancement_seed(tile: int, group: int) -> int:

@@ -6,7 +6,8 @@ Layout (varint = unsigned LEB128)::
            band), 4/5 row transitions (one for all bands / one per band)
     [varint n, n bytes: zlib(packbits(mask)) or zlib(transitions)]          kinds 2–5
     varint group count (0 when no pixel is valid)
-    per group: varint stream count, a varint length per stream, then the streams' bytes
+    per group: varint stream count, a varint length per stream,
+               [format 2: u32 CRC32 of the group's decoded latent], then the streams' bytes
 
 The mask covers the pixels the tile owns (see :mod:`ldmrsic_core.tiling`), row-major. The
 transition coding lists, per row, the columns where validity flips (the row starts invalid),
@@ -17,6 +18,7 @@ of a bit per pixel. The encoder keeps the smaller of the two codings.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from dataclasses import dataclass
 
@@ -31,10 +33,12 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class TilePayload:
-    """``valid``: bool array bands×rows×cols over the owned region; ``groups``: streams per group."""
+    """``valid``: bool array bands×rows×cols over the owned region; ``groups``: streams per group;
+    ``checksums``: per group, the CRC32 of the latent the decoder must reproduce (None in format 1)."""
 
     valid: np.ndarray
     groups: list[list[bytes]]
+    checksums: tuple[int, ...] | None = None
 
     def encode(self) -> bytes:
         out = bytearray()
@@ -43,16 +47,21 @@ class TilePayload:
         if packed is not None:
             out += _varint(len(packed)) + packed
         out += _varint(len(self.groups))
-        for streams in self.groups:
+        if self.checksums is not None and len(self.checksums) != len(self.groups):
+            raise ValueError("one checksum per band group is needed")
+        for g, streams in enumerate(self.groups):
             out += _varint(len(streams))
             for s in streams:
                 out += _varint(len(s))
+            if self.checksums is not None:
+                out += struct.pack("<I", self.checksums[g])
             for s in streams:
                 out += s
         return bytes(out)
 
     @classmethod
-    def decode(cls, data: bytes, bands: int, shape: tuple[int, int]) -> TilePayload:
+    def decode(cls, data: bytes, bands: int, shape: tuple[int, int], checksummed: bool = False) -> TilePayload:
+        """Parse a payload; ``checksummed`` for format 2 (a latent CRC32 per group)."""
         reader = _Reader(data)
         kind = reader.varint()
         if kind in (ALL_VALID, NONE_VALID):
@@ -75,13 +84,15 @@ class TilePayload:
             valid = np.broadcast_to(mask, (bands, *shape))
         else:
             raise PayloadError(f"unknown mask kind {kind}")
-        groups = []
+        groups, checksums = [], []
         for _ in range(reader.varint()):
             lengths = [reader.varint() for _ in range(reader.varint())]
+            if checksummed:
+                checksums.append(struct.unpack("<I", reader.take(4))[0])
             groups.append([reader.take(n) for n in lengths])
         if reader.pos != len(data):
             raise PayloadError("trailing bytes")
-        return cls(np.asarray(valid), groups)
+        return cls(np.asarray(valid), groups, tuple(checksums) if checksummed else None)
 
 
 def _mask_encode(valid: np.ndarray) -> tuple[int, bytes | None]:

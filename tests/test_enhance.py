@@ -248,7 +248,7 @@ def test_cli_round_trip_names_the_enhancer(tiny_weights, paired_enhancer, tmp_pa
     capsys.readouterr()
     assert main(["info", str(packed)]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["enhancer"]["name"] == "tiny-enh" and info["format_version"] == "1.1"
+    assert info["enhancer"]["name"] == "tiny-enh" and info["format_version"] == "2.0"
     assert main(["--quiet", "decompress", str(packed), "-o", str(tmp_path / "e.tif"), "--model", str(tiny_weights)]) == 0
     assert "enhanced by tiny-enh" in capsys.readouterr().err
     assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(tmp_path / "n.ldmr"),

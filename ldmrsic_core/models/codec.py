@@ -27,6 +27,7 @@ from compressai.models import Elic2022Official
 from torch import Tensor, nn
 
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.models.exact import exact_latent_codec, float64_defaults, latent_checksum
 
 #: The paper's λ for quality presets 1–5 (CompressAI convention: λ·255²·MSE + bpp).
 LAMBDAS: tuple[float, ...] = (4e-4, 8e-4, 32e-4, 100e-4, 450e-4)
@@ -92,22 +93,53 @@ class VariableRateElic(Elic2022Official):
         return {"x_hat": x_hat, "likelihoods": y_out["likelihoods"]}
 
     @torch.no_grad()
-    def compress(self, x: Tensor, quality: float = 3.0) -> dict[str, Any]:  # type: ignore[override]
+    def compress(self, x: Tensor, quality: float = 3.0, exact: bool = False) -> dict[str, Any]:  # type: ignore[override]
         """Entropy-code ``x`` (N×3×H×W, H and W multiples of :data:`STRIDE`).
 
         Returns ``strings`` (a flat list, one entry per coded stream, each a list of N
         byte strings), ``shape`` and ``y_hat`` (the de-gained latent the decoder will see).
+        With ``exact`` the entropy parameters are computed in exact arithmetic on the CPU
+        (:mod:`ldmrsic_core.models.exact`) and ``checksum`` is the CRC32 of the latent.
         """
         _check_size(x)
         gain, inv_gain = self.gains(quality)
-        out = self.latent_codec.compress(self.g_a(x) * gain)
-        return {"strings": out["strings"], "shape": out["shape"], "y_hat": out["y_hat"] * inv_gain}
+        y = self.g_a(x) * gain
+        if not exact:
+            out = self.latent_codec.compress(y)
+            return {"strings": out["strings"], "shape": out["shape"], "y_hat": out["y_hat"] * inv_gain}
+        with float64_defaults():
+            out = self.exact_latent_codec().compress(y.to("cpu", torch.float64))
+        y_hat = out["y_hat"].to(x.device, x.dtype)
+        return {"strings": out["strings"], "shape": out["shape"], "y_hat": y_hat * inv_gain,
+                "checksum": latent_checksum(out["y_hat"])}
 
     @torch.no_grad()
-    def decompress(self, strings: list[list[bytes]], shape: dict[str, Any], quality: float = 3.0) -> dict[str, Tensor]:  # type: ignore[override]
+    def decompress(self, strings: list[list[bytes]], shape: dict[str, Any], quality: float = 3.0,  # type: ignore[override]
+                   exact: bool = False) -> dict[str, Any]:
+        """Inverse of :meth:`compress`: ``x_hat`` on the model's device (and ``checksum`` with ``exact``)."""
         _, inv_gain = self.gains(quality)
-        y_hat = self.latent_codec.decompress(strings, shape)["y_hat"]
-        return {"x_hat": self.synthesize(y_hat * inv_gain)}
+        if not exact:
+            y_hat = self.latent_codec.decompress(strings, shape)["y_hat"]
+            return {"x_hat": self.synthesize(y_hat * inv_gain)}
+        with float64_defaults():
+            grid = self.exact_latent_codec().decompress(strings, shape)["y_hat"]
+        y_hat = grid.to(inv_gain.device, inv_gain.dtype)
+        return {"x_hat": self.synthesize(y_hat * inv_gain), "checksum": latent_checksum(grid)}
+
+    def exact_latent_codec(self) -> nn.Module:
+        """The exact-arithmetic copy of the entropy model, built at first use (``update`` rebuilds it)."""
+        cached = self.__dict__.get("_exact_codec")
+        if cached is None:
+            cached = self.__dict__["_exact_codec"] = exact_latent_codec(self.latent_codec)
+        return cached
+
+    def update(self, *args: Any, **kwargs: Any) -> bool:
+        self.__dict__.pop("_exact_codec", None)
+        return super().update(*args, **kwargs)
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.__dict__.pop("_exact_codec", None)
+        return super().load_state_dict(*args, **kwargs)
 
     def synthesize(self, y_hat: Tensor) -> Tensor:
         """Decoder-side reconstruction from a de-gained latent, clamped to [0, 1]."""

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from ldmrsic_core.classic import jpeg2000_roundtrip
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.models.codec import STRIDE
+from ldmrsic_core.models.exact import ENTROPY_SCHEME
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
 
@@ -70,7 +71,7 @@ def make_source(kind: str, model: str | None = None, device: str = "cpu",
 
         codec = load_codec(model, resolve_device(device))
         lv = tuple(levels or CODEC_LEVELS)
-        return Source(kind, f"ldmrsic-{codec.sha256[:16]}", lv, tuple(_learned(codec.model, q) for q in lv),
+        return Source(kind, f"ldmrsic-{codec.sha256[:16]}-{ENTROPY_SCHEME}", lv, tuple(_learned(codec.model, q) for q in lv),
                       codec.sha256)
     raise InputError(f"unknown source {kind!r}; use one of {', '.join(SOURCES)}")
 
@@ -87,7 +88,7 @@ def _learned(net, quality: float) -> Degrader:
         h, w = image.shape[1:]
         x = torch.from_numpy(image.astype(np.float32) / 255)[None].to(device)
         x = F.pad(x, (0, padded(w, STRIDE) - w, 0, padded(h, STRIDE) - h), mode="replicate")
-        enc = net.compress(x, quality)
+        enc = net.compress(x, quality, exact=True)  # exactly what decompress reproduces
         size = sum(len(s[0]) for s in enc["strings"])
         x_hat = net.synthesize(enc["y_hat"])[0, :, :h, :w]
         return size, (x_hat * 255).round().byte().cpu().numpy()

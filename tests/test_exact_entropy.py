@@ -1,0 +1,218 @@
+"""Decode anywhere: exact entropy parameters, latent checksums per tile, format 1 still read."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from torch import nn
+
+import ldmrsic_core.models.codec as codec_module
+from conftest import DATA
+from ldmrsic_core import compress_raster, decompress_raster
+from ldmrsic_core.container import ContainerReader
+from ldmrsic_core.decode import exact_entropy
+from ldmrsic_core.errors import LatentMismatchError, UnsupportedVersionError
+from ldmrsic_core.header import Header
+from ldmrsic_core.models.exact import (
+    ACT_LIMIT,
+    ENTROPY_SCHEME,
+    GRID_BITS,
+    ExactArithmeticError,
+    float64_defaults,
+    other_summation_order,
+    quantize_layer,
+    to_grid,
+)
+from ldmrsic_core.models.registry import load_codec
+from ldmrsic_core.tile_payload import TilePayload
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
+from harness import reseal  # noqa: E402
+
+SCENE = DATA / "naip_uint8_4band.tif"
+TILING = {"tile": 64, "overlap": 8, "device": "cpu", "enhance": False}
+
+
+def _exponents(layer: nn.Conv2d) -> torch.Tensor:
+    """Per output channel: the e with every weight an integer multiple of 2^-e (found, not assumed)."""
+    flat = layer.weight.reshape(layer.out_channels, -1)
+    e = torch.zeros(layer.out_channels, dtype=torch.float64)
+    while not torch.equal(flat * 2 ** e[:, None], torch.round(flat * 2 ** e[:, None])):
+        e += 1
+    return e
+
+
+def test_a_quantised_layer_computes_the_exact_integer_result():
+    torch.manual_seed(0)
+    layer = nn.Conv2d(8, 4, 3, padding=1).double()
+    nn.init.normal_(layer.weight, std=0.3)
+    quantize_layer(layer)
+    x = to_grid(torch.randn(1, 8, 6, 6, dtype=torch.float64) * 3000)
+    x[0, 0, 0, :3] = torch.tensor([ACT_LIMIT, -ACT_LIMIT, ACT_LIMIT])  # the extremes the bound allows
+    out = layer(x)
+    # The same sum in int64: inputs × 2^G and weights × 2^e are integers.
+    e = _exponents(layer)
+    xi = torch.round(x * 2**GRID_BITS).to(torch.int64)
+    cols = torch.nn.functional.unfold(xi.double(), 3, padding=1).to(torch.int64)[0]  # (8·9) × 36
+    wi = torch.round(layer.weight.reshape(4, -1) * 2 ** e[:, None]).to(torch.int64)
+    bi = torch.round(layer.bias * 2 ** (e + GRID_BITS)).to(torch.int64)
+    expected = (wi @ cols + bi[:, None]).reshape(4, 6, 6)
+    got = out[0] * 2 ** (e + GRID_BITS)[:, None, None]
+    assert torch.equal(got, expected.double())
+
+
+def test_a_fan_in_too_large_for_the_grid_is_refused():
+    layer = nn.Conv2d(2048, 2, 3).double()  # 18 432 equal weights per output: under 12 bits each
+    nn.init.constant_(layer.weight, 0.01)
+    with pytest.raises(ExactArithmeticError, match="significant bits"):
+        quantize_layer(layer)
+
+
+def _coded(tiny_weights, quality=4.0):
+    net = load_codec(tiny_weights).model
+    x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(3))
+    return net, net.latent_shape(128, 128), net.compress(x, quality, exact=True), net.compress(x, quality)
+
+
+@torch.no_grad()
+def test_exact_latents_do_not_depend_on_the_summation_order(tiny_weights):
+    net, shape, exact, _ = _coded(tiny_weights)
+    with float64_defaults():
+        reference = net.exact_latent_codec().decompress(exact["strings"], shape)["y_hat"]
+    with other_summation_order(net.exact_latent_codec()), float64_defaults():
+        other = net.exact_latent_codec().decompress(exact["strings"], shape)["y_hat"]
+        checksum = net.decompress(exact["strings"], shape, 4.0, exact=True)["checksum"]
+    assert torch.equal(reference, other) and checksum == exact["checksum"]
+
+
+def test_float_latents_do_depend_on_it(tiny_weights):
+    """The problem the exact path solves, shown on the same model: the float decoder's ŷ changes."""
+    net, shape, _, floating = _coded(tiny_weights)
+    with torch.no_grad():
+        reference = net.latent_codec.decompress(floating["strings"], shape)["y_hat"]
+        with other_summation_order(net.latent_codec):
+            other = net.latent_codec.decompress(floating["strings"], shape)["y_hat"]
+    assert not torch.equal(reference, other)
+
+
+def test_exact_latents_do_not_depend_on_the_thread_count(tiny_weights):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        net, shape, exact, _ = _coded(tiny_weights)
+        torch.set_num_threads(2)
+        assert net.decompress(exact["strings"], shape, 4.0, exact=True)["checksum"] == exact["checksum"]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read()
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory, tiny_weights) -> tuple[Path, np.ndarray]:
+    folder = tmp_path_factory.mktemp("exact")
+    path = compress_raster(SCENE, folder / "x.ldmr", model=tiny_weights, **TILING).output
+    decoded = decompress_raster(path, folder / "x.tif", model=tiny_weights, device="cpu").output
+    return path, _read(decoded)
+
+
+def test_files_record_the_arithmetic_and_a_checksum_per_group(packed):
+    path, _ = packed
+    with ContainerReader(path) as reader:
+        header = Header.from_json(reader.header)
+        assert reader.version == (2, 0) and header.entropy == ENTROPY_SCHEME
+        payload = TilePayload.decode(reader.read_tile(0), header.raster.count, header.plan.owned(0).shape,
+                                     checksummed=True)
+    assert len(payload.checksums) == len(payload.groups) == len(header.groups)
+
+
+def test_a_decoder_that_sums_in_another_order_writes_the_same_pixels(packed, tiny_weights, tmp_path, monkeypatch):
+    path, reference = packed
+    with contextlib.ExitStack() as stack:
+        build = codec_module.exact_latent_codec
+
+        def other_device(latent_codec):
+            exact = build(latent_codec)
+            stack.enter_context(other_summation_order(exact))
+            return exact
+
+        monkeypatch.setattr(codec_module, "exact_latent_codec", other_device)
+        out = decompress_raster(path, tmp_path / "o.tif", model=tiny_weights, device="cpu").output
+        assert np.array_equal(_read(out), reference)
+
+
+def _with_wrong_checksum(path: Path, tile: int, target: Path) -> None:
+    with ContainerReader(path) as reader:
+        header = Header.from_json(reader.header)
+        entry = reader.entries[tile]
+        payload = TilePayload.decode(reader.read_tile(tile), header.raster.count, header.plan.owned(tile).shape,
+                                     checksummed=True)
+    wrong = TilePayload(payload.valid, payload.groups, (payload.checksums[0] ^ 1, *payload.checksums[1:]))
+    data = bytearray(path.read_bytes())
+    data[entry.offset:entry.offset + entry.length] = wrong.encode()
+    target.write_bytes(reseal(bytes(data)))  # CRCs recomputed: only the latent check can notice
+
+
+def test_a_latent_mismatch_is_reported_by_tile_and_never_silent(packed, tiny_weights, tmp_path):
+    path, reference = packed
+    bad = tmp_path / "bad.ldmr"
+    _with_wrong_checksum(path, 2, bad)
+    with pytest.raises(LatentMismatchError, match=r"tile 2: .*band group\(s\) 0"):
+        decompress_raster(bad, tmp_path / "o.tif", model=tiny_weights, device="cpu")
+    assert not (tmp_path / "o.tif").exists()
+    with pytest.warns(UserWarning, match="tile 2"):
+        result = decompress_raster(bad, tmp_path / "o.tif", model=tiny_weights, device="cpu", allow_damaged=True)
+    assert result.damaged_tiles == (2,)
+    with ContainerReader(path) as reader:
+        owned = Header.from_json(reader.header).plan.owned(0)
+    recovered = _read(result.output)
+    assert np.array_equal(recovered[(slice(None), *owned.slices)], reference[(slice(None), *owned.slices)])
+
+
+def test_a_device_that_computes_other_parameters_is_caught(packed, tiny_weights, tmp_path, monkeypatch):
+    """One grid step more on one predicted mean — the smallest difference there can be."""
+    build = codec_module.exact_latent_codec
+
+    def off_by_one_step(latent_codec):
+        exact = build(latent_codec)
+        last = exact.latent_codec["y"].latent_codec["y0"].entropy_parameters[-1]
+        last.bias.data[-1] += 2.0**-GRID_BITS  # the last channel is a mean
+        return exact
+
+    monkeypatch.setattr(codec_module, "exact_latent_codec", off_by_one_step)
+    with pytest.raises(LatentMismatchError, match="tile 0"):
+        decompress_raster(packed[0], tmp_path / "o.tif", model=tiny_weights, device="cpu")
+
+
+def test_format_1_files_still_decode_with_float_parameters(tiny_weights, tmp_path, monkeypatch, packed):
+    import ldmrsic_core.container as container
+    import ldmrsic_core.encode as encode
+    from ldmrsic_core.tile_codec import encode_groups
+
+    monkeypatch.setattr(container, "VERSION", (1, 1))
+    monkeypatch.setattr(encode, "ENTROPY_SCHEME", "float")
+    monkeypatch.setattr(encode, "encode_groups", lambda *a, **k: encode_groups(*a, **k, exact=False))
+    old = compress_raster(SCENE, tmp_path / "old.ldmr", model=tiny_weights, **TILING).output
+    monkeypatch.undo()
+    with ContainerReader(old) as reader:
+        assert reader.version == (1, 1) and reader.header["entropy"] == "float"
+    decoded = _read(decompress_raster(old, tmp_path / "old.tif", model=tiny_weights, device="cpu").output)
+    difference = np.abs(decoded.astype(int) - packed[1].astype(int))
+    assert difference.mean() < 0.05  # the same codec in other arithmetic, not garbage (that is tens)
+
+
+@pytest.mark.parametrize(("version", "entropy"), [((2, 0), "float"), ((2, 0), "fixed-point-9"), ((1, 1), "x")])
+def test_unknown_arithmetic_is_refused(version, entropy, packed):
+    with ContainerReader(packed[0]) as reader:
+        header = Header.from_json({**reader.header, "entropy": entropy})
+    with pytest.raises(UnsupportedVersionError, match="upgrade"):
+        exact_entropy(header, version, "x.ldmr")
