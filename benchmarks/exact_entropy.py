@@ -19,7 +19,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -65,7 +64,7 @@ def main() -> None:
     rows = []
     headroom = math.inf
     for path in files:
-        image = torch.from_numpy(load_image(path).astype(np.float32) / 255)[None]
+        image = torch.from_numpy(load_image(path))[None]  # float32 in [0, 1]
         h, w = image.shape[-2:]
         x = F.pad(image, (0, padded(w, STRIDE) - w, 0, padded(h, STRIDE) - h), mode="replicate")
         shape = net.latent_shape(*x.shape[-2:])
@@ -116,8 +115,13 @@ def main() -> None:
         n = len(r)
         pix = sum(row["pixels"] for row in r)
         bf, bx = (8 * sum(row[k] for row in r) / pix for k in ("bytes_f", "bytes_x"))
-        mean = lambda k: sum(row[k] for row in r) / n  # noqa: E731
-        count = lambda k: sum(bool(row[k]) for row in r)  # noqa: E731
+
+        def mean(key: str, r=r) -> float:
+            return sum(row[key] for row in r) / len(r)
+
+        def count(key: str, r=r) -> int:
+            return sum(bool(row[key]) for row in r)
+
         print(f"| {q:g} | {bf:.4f} | {bx:.4f} | {100 * (bx / bf - 1):+.2f}% | {mean('psnr_f'):.3f} | "
               f"{mean('psnr_x'):.3f} | {1000 * mean('t_enc_f'):.0f} / {1000 * mean('t_enc_x'):.0f} | "
               f"{1000 * mean('t_dec_f'):.0f} / {1000 * mean('t_dec_x'):.0f} | "

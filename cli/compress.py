@@ -21,11 +21,13 @@ from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, model
 @model_option
 @enhancer_option
 @click.option("--no-enhancer", is_flag=True, help="Name no decode-time enhancer in the file.")
+@click.option("--allow-empty", is_flag=True,
+              help="Store a raster that has no valid pixel (its grid and metadata) instead of refusing it.")
 @device_option
 @overwrite_option
 @click.pass_context
-def compress(ctx, input, output, quality, tile, overlap, bands, value_range, model, enhancer, no_enhancer, device,
-             overwrite):
+def compress(ctx, input, output, quality, tile, overlap, bands, value_range, model, enhancer, no_enhancer,
+             allow_empty, device, overwrite):
     """Compress a raster (GeoTIFF or any GDAL raster) into an .ldmr file.
 
     The file names the enhancement model decoding will apply (by default the installed one
@@ -40,7 +42,8 @@ def compress(ctx, input, output, quality, tile, overlap, bands, value_range, mod
             input, output, quality=quality, tile=tile or DEFAULT_TILE,
             overlap=DEFAULT_OVERLAP if overlap is None else overlap, bands=bands, model=model,
             device=device, value_range=tuple(value_range) if value_range else None,
-            enhance=not no_enhancer, enhancer=enhancer, overwrite=overwrite, progress=update,
+            enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
+            progress=update,
         )
     finally:
         close()

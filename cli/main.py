@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import traceback
@@ -62,12 +63,20 @@ def main(args: list[str] | None = None) -> int:
     except (LdmrError, OSError) as exc:
         if debug:
             traceback.print_exc()
-        message = str(exc) if isinstance(exc, LdmrError) else f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-        click.echo(f"ldmrsic-geo: error: {message}", err=True)
+        click.echo(f"ldmrsic-geo: error: {_one_line(exc)}", err=True)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
+
+
+def _one_line(exc: Exception) -> str:
+    if not isinstance(exc, OSError):
+        return str(exc)
+    message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        message += "; free space (or choose another output folder) and run again: no partial output was left"
+    return message
 
 
 def run() -> None:

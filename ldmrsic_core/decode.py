@@ -35,7 +35,7 @@ from ldmrsic_core.header import FLOAT_ENTROPY, Header
 from ldmrsic_core.models.exact import ENTROPY_SCHEME
 from ldmrsic_core.models.registry import LoadedCodec, load_codec, named_weights
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
-from ldmrsic_core.raster_io import output_profile, restore_metadata, window
+from ldmrsic_core.raster_io import check_written, output_profile, restore_metadata, window, write_errors
 from ldmrsic_core.tile_codec import CodedGroups, decode_groups, enhance_groups
 from ldmrsic_core.tile_payload import PayloadError, TilePayload
 from ldmrsic_core.tiling import Box, Span
@@ -167,7 +167,8 @@ def decompress_raster(
         with atomic_output(target, overwrite, inputs=(source,)) as tmp:
             tiff = temporary_sibling(target, ".tif.part") if cog else tmp
             try:
-                with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), _open_for_writing(tiff, profile) as dst:
+                with write_errors(target), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
+                        _open_for_writing(tiff, profile) as dst:
                     restore_metadata(dst, info)
                     if enhancing:
                         dst.update_tags(LDMRSIC_ENHANCER=f"{enhancing.name} sha256:{enhancing.sha256}")
@@ -181,9 +182,11 @@ def decompress_raster(
                         if progress:
                             progress(done, len(parts))
                 if cog:
-                    rasterio.shutil.copy(tiff, tmp, driver="COG", compress="deflate",
-                                         predictor=profile["predictor"], bigtiff="IF_SAFER",
-                                         overview_resampling="average")
+                    with write_errors(target):
+                        rasterio.shutil.copy(tiff, tmp, driver="COG", compress="deflate",
+                                             predictor=profile["predictor"], bigtiff="IF_SAFER",
+                                             overview_resampling="average")
+                check_written(tmp, target)
             finally:
                 if cog:
                     tiff.unlink(missing_ok=True)

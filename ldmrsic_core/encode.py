@@ -13,6 +13,7 @@ from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.container import ContainerWriter
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.weights import check_pairing, default_enhancer, load_enhancer
+from ldmrsic_core.errors import InputError
 from ldmrsic_core.header import CodecInfo, EnhancerInfo, Header
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.models.exact import ENTROPY_SCHEME
@@ -58,13 +59,16 @@ def compress_raster(
     value_range: tuple[float, float] | None = None,
     enhance: bool = True,
     enhancer: str | Path | None = None,
+    allow_empty: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> CompressResult:
     """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``).
 
     The header names the decode-time enhancer (``enhancer``, or by default the installed one
-    trained for this codec); ``enhance=False`` names none. No bits are spent on it.
+    trained for this codec); ``enhance=False`` names none. No bits are spent on it. A raster
+    without any valid pixel is refused unless ``allow_empty`` (then only its grid and metadata
+    are stored).
     """
     source = Path(input)
     target = Path(output) if output is not None else source.with_suffix(".ldmr")
@@ -81,12 +85,14 @@ def compress_raster(
         mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range)
         groups = group_bands(info.count)
         clipped = np.zeros(info.count, dtype=np.int64)
+        any_valid = False
         with atomic_output(target, overwrite, inputs=(source,)) as tmp, ContainerWriter(tmp, len(plan)) as writer:
             for index in range(len(plan)):
                 extent, owned = plan.extent(index), plan.owned(index)
                 values, valid = read_pixels(src, selected, extent)
                 unit = np.stack([m.to_unit(v) for m, v in zip(mappings, values)])
                 coded = CodedGroups([], ())
+                any_valid = any_valid or bool(valid.any())
                 if valid.any():
                     coded = encode_groups(codec.model, fill_invalid(unit, valid), groups, quality, torch_device)
                 inside = (slice(None), *owned.relative_to(extent).slices)
@@ -96,6 +102,9 @@ def compress_raster(
                 writer.add_tile(index, payload.encode())
                 if progress:
                     progress(index + 1, len(plan))
+            if not any_valid and not allow_empty:
+                raise InputError(f"{source.name} has no valid pixel (every value is nodata or masked): there is "
+                                 "nothing to compress; pass --allow-empty to store its grid and metadata anyway")
             header = Header(
                 raster=info,
                 codec=CodecInfo(codec.name, codec.sha256, codec.config.name, quality, lambda_for_quality(quality)),

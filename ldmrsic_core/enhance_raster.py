@@ -23,7 +23,17 @@ from ldmrsic_core.enhance.weights import default_enhancer, load_enhancer
 from ldmrsic_core.enhance.enhancer import bpp_level
 from ldmrsic_core.errors import InputError, WeightsError
 from ldmrsic_core.outputs import atomic_output, check_output
-from ldmrsic_core.raster_io import describe, open_source, output_profile, read_pixels, restore_metadata, scan_mappings, window
+from ldmrsic_core.raster_io import (
+    check_written,
+    describe,
+    open_source,
+    output_profile,
+    read_pixels,
+    restore_metadata,
+    scan_mappings,
+    window,
+    write_errors,
+)
 from ldmrsic_core.tile_codec import enhance_groups
 from ldmrsic_core.tiling import TilePlan, validate
 
@@ -99,18 +109,28 @@ def enhance_raster(
         cache: TileCache[np.ndarray] = TileCache(2 * plan.shape[1] + 2)
         profile = output_profile(info, info.height, info.width, src.transform)
         parts = list(plan.output_windows(plan.full()))
-        with atomic_output(target, overwrite, inputs=(src_path,)) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-            restore_metadata(dst, info)
-            dst.update_tags(LDMRSIC_ENHANCER=f"{model.name} sha256:{model.sha256}")
-            for done, (_, part) in enumerate(parts, start=1):
-                unit, _ = blend(plan, part, info.count, lambda i: cache.get_or(i, enhanced))
-                original, valid = read_pixels(src, selected, part)
-                out = np.stack([m.from_unit(unit[b], info.dtype) for b, m in enumerate(mappings)])
-                dst.write(np.where(valid, out, original), window=window(part))
-                if info.mask_kind == "dataset-mask":
-                    dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(part))
-                if progress:
-                    progress(done, len(parts))
+        any_valid = False
+        with atomic_output(target, overwrite, inputs=(src_path,)) as tmp:
+            with write_errors(target), rasterio.open(tmp, "w", **profile) as dst:
+                restore_metadata(dst, info)
+                dst.update_tags(LDMRSIC_ENHANCER=f"{model.name} sha256:{model.sha256}")
+                for done, (_, part) in enumerate(parts, start=1):
+                    original, valid = read_pixels(src, selected, part)
+                    out = original
+                    if valid.any():  # windows without a valid pixel are copied, not enhanced
+                        any_valid = True
+                        unit, _ = blend(plan, part, info.count, lambda i: cache.get_or(i, enhanced))
+                        restored = np.stack([m.from_unit(unit[b], info.dtype) for b, m in enumerate(mappings)])
+                        out = np.where(valid, restored, original)
+                    dst.write(out, window=window(part))
+                    if info.mask_kind == "dataset-mask":
+                        dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(part))
+                    if progress:
+                        progress(done, len(parts))
+                if not any_valid:
+                    raise InputError(f"{src_path.name} has no valid pixel (every value is nodata or masked): "
+                                     "there is nothing to enhance")
+            check_written(tmp, target)
     return EnhanceResult(target, info.width, info.height, len(plan), model.name, tuple(notes))
 
 

@@ -15,6 +15,10 @@ class OutputExistsError(LdmrError, FileExistsError):
     """The output exists and overwriting was not asked for."""
 
 
+class OutputError(LdmrError, OSError):
+    """An output could not be written (a full disk, an unwritable folder); nothing partial is kept."""
+
+
 class ContainerError(LdmrError, ValueError):
     """The .ldmr file cannot be read."""
 

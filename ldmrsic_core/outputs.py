@@ -19,12 +19,26 @@ def check_output(path: Path, overwrite: bool, inputs: tuple[Path, ...] = ()) -> 
     folder = path.parent
     if not folder.is_dir():
         raise InputError(f"output folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"output folder {folder} is not writable")
+    check_folder_writable(folder)
     if path.is_dir():
         raise InputError(f"output {path} is a folder; give a file name")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+
+
+def check_folder_writable(folder: Path) -> None:
+    """Refuse a folder (or, if it does not exist yet, its nearest existing parent) that takes no
+    new file. A file is created and removed: access() says yes to root on a read-only mount."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"output folder {folder} is not writable; choose another output folder")
+    probe = folder / f".ldmrsic-probe-{secrets.token_hex(4)}"
+    try:
+        probe.open("xb").close()
+    except OSError as exc:
+        raise InputError(f"output folder {folder} is not writable ({exc.strerror}); choose another output folder") from None
+    probe.unlink(missing_ok=True)
 
 
 def temporary_sibling(path: Path, suffix: str = ".part") -> Path:

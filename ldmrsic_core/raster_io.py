@@ -1,19 +1,23 @@
 """Raster access with rasterio: opening with clear errors, metadata capture and restore,
-windowed reads of pixels with their validity, and the output GeoTIFF profile."""
+windowed reads of pixels with their validity, the output GeoTIFF profile, and checking that
+an output was really written."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError  # what GDAL errors raise; rasterio does not re-export it
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from ldmrsic_core.bands import ValueMapping, check_dtype, default_mapping
-from ldmrsic_core.errors import InputError
+from ldmrsic_core.errors import InputError, OutputError
 from ldmrsic_core.header import RasterInfo
 from ldmrsic_core.tiling import Box
 
@@ -77,8 +81,12 @@ def window(box: Box) -> Window:
 def read_pixels(src: rasterio.DatasetReader, bands: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
     """Pixel values (bands×rows×cols) and their validity (bool, same shape) inside ``box``."""
     win = window(box)
-    values = src.read(bands, window=win)
-    valid = src.read_masks(bands, window=win) > 0
+    try:
+        values = src.read(bands, window=win)
+        valid = src.read_masks(bands, window=win) > 0
+    except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+        cause = exc.__cause__ or exc
+        raise InputError(f"cannot read {Path(src.name).name} ({cause}): the file is damaged or truncated") from None
     if np.issubdtype(values.dtype, np.floating):
         valid &= np.isfinite(values)
     return values, valid
@@ -147,3 +155,22 @@ def scan_mappings(src: rasterio.DatasetReader, info: RasterInfo, boxes: list[Box
             if v.size:
                 lo[b], hi[b] = min(lo[b], float(v.min())), max(hi[b], float(v.max()))
     return [default_mapping(info.dtype, lo[b], hi[b]) for b in range(info.count)]
+
+
+@contextmanager
+def write_errors(target: Path) -> Iterator[None]:
+    """Turn GDAL's write failures into one :class:`OutputError` line naming ``target``."""
+    try:
+        yield
+    except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
+        cause = exc.__cause__ or exc
+        raise OutputError(f"cannot write {target} ({cause}); is the disk full? No partial output was left") from None
+
+
+def check_written(path: Path, target: Path) -> None:
+    """Read back every block of a just-written raster. GDAL reports some write failures (a disk
+    filling up while blocks are flushed at close) only on stderr, leaving a damaged file."""
+    with write_errors(target):
+        with rasterio.open(path) as src:
+            for _, block in src.block_windows(1):
+                src.read(window=block)

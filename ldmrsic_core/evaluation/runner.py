@@ -30,6 +30,7 @@ import torch
 from ldmrsic_core.bands import ValueMapping, default_mapping, from_channels, group_bands, to_channels
 from ldmrsic_core.errors import InputError, OutputExistsError
 from ldmrsic_core.evaluation.codecs import ALL_CODECS, CLASSIC, LEARNED
+from ldmrsic_core.outputs import check_folder_writable
 from ldmrsic_core.training.data import IMAGE_SUFFIXES, find_images
 
 DEFAULT_QUALITIES = (1.0, 2.0, 3.0, 4.0, 5.0)
@@ -74,6 +75,8 @@ def read_image(path: Path) -> Image:
             raise InputError(f"{path} is not a raster GDAL can read") from None
     if np.issubdtype(values.dtype, np.floating):
         valid &= np.isfinite(values)
+    if not valid.any():
+        raise InputError(f"{path} has no valid pixel (every value is nodata or masked): it cannot be scored")
     mappings = []
     for b in range(values.shape[0]):
         v = values[b][valid[b]]
@@ -154,6 +157,7 @@ def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_COD
         raise OutputExistsError(f"{out} exists and is not empty; pass --overwrite or choose another --out")
     if not out.parent.is_dir():
         raise InputError(f"output folder {out.parent} does not exist")
+    check_folder_writable(out.parent)
     files = collect(inputs, limit)
     jobs = [(f, c, s) for f in files for c in codecs if c in CLASSIC for s in CLASSIC[c].settings]
     learned = [c for c in codecs if c in LEARNED]

@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.outputs import check_folder_writable
 
 CHECKPOINT_FORMAT = "ldmrsic-checkpoint"
 
@@ -51,6 +52,7 @@ class TrainingRun:
     def __init__(self, cfg: Any):
         self.cfg = cfg
         self.out = Path(cfg.out)
+        check_folder_writable(self.out)
         self.rank, self.world = distributed_setup()
         self.device = training_device(cfg.device, self.rank)
         if cfg.threads:

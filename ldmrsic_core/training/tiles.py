@@ -19,10 +19,11 @@ from typing import Callable
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError  # what GDAL errors raise; rasterio does not re-export it
 
 from ldmrsic_core.bands import group_bands, parse_band_list, to_channels
-from ldmrsic_core.errors import InputError, OutputExistsError
-from ldmrsic_core.outputs import temporary_sibling
+from ldmrsic_core.errors import InputError, OutputError, OutputExistsError
+from ldmrsic_core.outputs import check_folder_writable, temporary_sibling
 from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.tile_codec import fill_invalid
 from ldmrsic_core.tiling import Box, Span
@@ -74,10 +75,35 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
     if not 0 <= min_valid <= 1:
         raise InputError(f"--min-valid {min_valid} is invalid: use a fraction from 0 to 1")
     files = expand_inputs(inputs)
+    check_folder_writable(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / MANIFEST
     if manifest.exists() and not overwrite:
         raise OutputExistsError(f"{manifest} exists; pass --overwrite to cut tiles into {out} again")
+    written: list[Path] = []
+    try:
+        lines, skipped = _cut_all(files, out, size, stride, bands, min_valid, written, progress)
+        if not lines:
+            raise InputError(f"no tile of {', '.join(p.name for p in files)} has {min_valid:.0%} valid pixels "
+                             "(or any, if --min-valid is 0): nothing was written; lower --min-valid or check nodata")
+        tmp = temporary_sibling(manifest)
+        try:
+            tmp.write_text("".join(json.dumps(line) + "\n" for line in lines))
+            os.replace(tmp, manifest)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except BaseException:  # a failed or interrupted run leaves no tiles of its own behind
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return TileReport(len(files), len(lines), skipped, manifest)
+
+
+def _cut_all(files: list[Path], out: Path, size: int, stride: int, bands: str | None, min_valid: float,
+             written: list[Path], progress: Callable[[int, int], None] | None) -> tuple[list[dict], int]:
     lines, skipped = [], 0
     for number, path in enumerate(files):
         with open_source(path) as src:
@@ -98,6 +124,7 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
                 for g, group in enumerate(group_bands(info.count)):
                     name = f"{number:05d}_{path.stem}_r{box.rows.start}_c{box.cols.start}_g{g}"
                     file = _write_tile(out / name, to_channels(unit, group), info.dtype == "uint8")
+                    written.append(file)
                     lines.append({"file": file.name, "source": str(path), "window": [
                         box.cols.start, box.rows.start, box.cols.length, box.rows.length],
                         "bands": [info.source_bands[i] for i in group],
@@ -105,10 +132,7 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
                         "valid_fraction": round(fraction, 4)})
         if progress:
             progress(number + 1, len(files))
-    tmp = temporary_sibling(manifest)
-    tmp.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    os.replace(tmp, manifest)
-    return TileReport(len(files), len(lines), skipped, manifest)
+    return lines, skipped
 
 
 def _write_tile(stem: Path, rgb: np.ndarray, eight_bit: bool) -> Path:
@@ -119,12 +143,17 @@ def _write_tile(stem: Path, rgb: np.ndarray, eight_bit: bool) -> Path:
         path, data, driver, options = (stem.with_suffix(".tif"), np.rint(rgb * 65535).astype("uint16"), "GTiff",
                                        {"compress": "deflate", "predictor": 2})
     tmp = temporary_sibling(path, path.suffix)
-    with warnings.catch_warnings():  # tiles carry no georeferencing on purpose
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        with rasterio.MemoryFile() as memory, memory.open(  # PNG is create-copy only: build in memory
-                driver="GTiff", width=data.shape[2], height=data.shape[1], count=3, dtype=data.dtype) as mem:
-            mem.write(data)
-            rasterio.shutil.copy(mem, tmp, driver=driver, **options)
-    os.replace(tmp, path)
-    Path(str(tmp) + ".aux.xml").unlink(missing_ok=True)
+    try:
+        with warnings.catch_warnings():  # tiles carry no georeferencing on purpose
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.MemoryFile() as memory, memory.open(  # PNG is create-copy only: build in memory
+                    driver="GTiff", width=data.shape[2], height=data.shape[1], count=3, dtype=data.dtype) as mem:
+                mem.write(data)
+                rasterio.shutil.copy(mem, tmp, driver=driver, **options)
+        os.replace(tmp, path)
+    except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:  # GDAL's write errors (a full disk is one)
+        raise OutputError(f"cannot write tile {path} ({exc}); is the disk full? No tiles of this run were kept") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".aux.xml").unlink(missing_ok=True)
     return path
