@@ -7,8 +7,7 @@ import zlib
 from pathlib import Path
 
 from ldmrsic_core.container import MAGIC, ContainerReader
-from ldmrsic_core.decode import exact_entropy
-from ldmrsic_core.header import Header
+from ldmrsic_core.header import Header, exact_entropy
 from ldmrsic_core.tile_payload import TilePayload
 
 

@@ -28,11 +28,9 @@ from ldmrsic_core.errors import (
     DamagedTileError,
     InputError,
     LatentMismatchError,
-    UnsupportedVersionError,
     WeightsError,
 )
-from ldmrsic_core.header import FLOAT_ENTROPY, Header
-from ldmrsic_core.models.exact import ENTROPY_SCHEME
+from ldmrsic_core.header import Header, exact_entropy
 from ldmrsic_core.models.registry import LoadedCodec, load_codec, named_weights
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.raster_io import check_written, output_profile, restore_metadata, window, write_errors
@@ -94,19 +92,6 @@ def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None, dev
             "installed; pass --no-enhance to decode without it or --enhancer NAME|PATH to choose one"
         )
     return load_enhancer(match[0], device, expect_sha256=need.sha256)
-
-
-def exact_entropy(header: Header, version: tuple[int, int], name: str) -> bool:
-    """Whether a file's entropy parameters are exact (format 2) or the codec's float ones (format 1)."""
-    if header.entropy == ENTROPY_SCHEME and version[0] >= 2:
-        return True
-    if header.entropy == FLOAT_ENTROPY and version[0] == 1:
-        return False
-    raise UnsupportedVersionError(
-        f"{name} (format {version[0]}.{version[1]}) computes entropy parameters as {header.entropy!r}, which this "
-        f"ldmrsic-geo does not implement (it knows {ENTROPY_SCHEME!r} and, in format 1, {FLOAT_ENTROPY!r}): "
-        "upgrade ldmrsic-geo"
-    )
 
 
 def bbox_box(header: Header, bbox: tuple[float, float, float, float]) -> Box:

@@ -14,9 +14,8 @@ from ldmrsic_core.container import ContainerWriter
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.weights import check_pairing, default_enhancer, load_enhancer
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.header import CodecInfo, EnhancerInfo, Header
+from ldmrsic_core.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
-from ldmrsic_core.models.exact import ENTROPY_SCHEME
 from ldmrsic_core.models.registry import load_codec
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings

@@ -7,11 +7,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ldmrsic_core.bands import ValueMapping
-from ldmrsic_core.errors import DamagedFileError
+from ldmrsic_core.errors import DamagedFileError, UnsupportedVersionError
 from ldmrsic_core.tiling import TilePlan
 
 #: The entropy-parameter arithmetic of format 1 files: the codec's own float computation.
 FLOAT_ENTROPY = "float"
+#: That of format 2 files: exact fixed-point (``ldmrsic_core/models/exact.py``; a new name with
+#: any change to its constants).
+ENTROPY_SCHEME = "fixed-point-1"
 
 #: How invalid pixels are represented in the source and so in the output.
 MASK_KINDS = ("nodata", "nan", "dataset-mask", "none")
@@ -129,3 +132,16 @@ def _float_text(value: float | None) -> str | None:
     if value is None:
         return None
     return "nan" if math.isnan(value) else repr(float(value))
+
+
+def exact_entropy(header: Header, version: tuple[int, int], name: str) -> bool:
+    """Whether a file's entropy parameters are exact (format 2) or the codec's float ones (format 1)."""
+    if header.entropy == ENTROPY_SCHEME and version[0] >= 2:
+        return True
+    if header.entropy == FLOAT_ENTROPY and version[0] == 1:
+        return False
+    raise UnsupportedVersionError(
+        f"{name} (format {version[0]}.{version[1]}) computes entropy parameters as {header.entropy!r}, which this "
+        f"ldmrsic-geo does not implement (it knows {ENTROPY_SCHEME!r} and, in format 1, {FLOAT_ENTROPY!r}): "
+        "upgrade ldmrsic-geo"
+    )

@@ -16,12 +16,10 @@ import ldmrsic_core.models.codec as codec_module
 from conftest import DATA
 from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.container import ContainerReader
-from ldmrsic_core.decode import exact_entropy
 from ldmrsic_core.errors import LatentMismatchError, UnsupportedVersionError
-from ldmrsic_core.header import Header
+from ldmrsic_core.header import ENTROPY_SCHEME, Header, exact_entropy
 from ldmrsic_core.models.exact import (
     ACT_LIMIT,
-    ENTROPY_SCHEME,
     GRID_BITS,
     ExactArithmeticError,
     float64_defaults,

@@ -37,8 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-#: The name a container header records for this arithmetic (change it with any constant below).
-ENTROPY_SCHEME = "fixed-point-1"
+#: A change to any constant here needs a new ``ldmrsic_core.header.ENTROPY_SCHEME`` name.
 #: Activations, scales and means live on the grid 2^-GRID_BITS.
 GRID_BITS = 12
 #: Activations are clamped to ±ACT_LIMIT (the trained models stay far inside: see BENCHMARKS.md).

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ldmrsic_core.classic import jpeg2000_roundtrip
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.models.codec import STRIDE
-from ldmrsic_core.models.exact import ENTROPY_SCHEME
+from ldmrsic_core.header import ENTROPY_SCHEME
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
 
