@@ -1,0 +1,188 @@
+"""Speed and memory against scene size, side by side with GDAL's codecs, and where the time goes.
+
+    python benchmarks/throughput.py --work /tmp/throughput [--sizes 1024 4096 8192] [--threads 2]
+
+Inputs: ``landsat8_224078_rgb_uint16.tif`` (2041×1860, uint16) and synthetic uint8 RGB scenes of
+size² pixels mosaicked (mirrored, so without seams) from ``naip_rgbn_uint8_2020.tif``, written
+window by window. Every run is a child process: wall seconds, megapixels per second and the
+child's own peak RSS (VmHWM). Ours: ``compress`` (quality 3, tile 512, overlap 16, CPU),
+``decompress --no-enhance`` and ``decompress`` (with enhancement). GDAL in the same run on the
+same input: JP2OpenJPEG at about our rate (encode: GeoTIFF → .jp2; decode: .jp2 → GeoTIFF), and
+GeoTIFF with JPEG and WEBP compression (8-bit inputs only: GDAL's JPEG-in-TIFF and WEBP take
+8-bit data). With ``--profile`` the 1024² decompress+enhance is also run under cProfile and its
+time split into model parts, entropy coding and I/O.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scenes"
+LANDSAT = "landsat8_224078_rgb_uint16.tif"
+NAIP = "naip_rgbn_uint8_2020.tif"
+
+
+def peak_mb() -> float:
+    return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+
+
+def child(kind: str, src: str, dst: str, extra: str) -> None:
+    """One measured job in this (fresh) process; prints {"seconds", "peak_mb"} as JSON."""
+    import rasterio
+    import rasterio.shutil
+
+    start = time.perf_counter()
+    if kind == "compress":
+        from ldmrsic_core import compress_raster
+
+        compress_raster(src, dst, quality=3.0, device="cpu", overwrite=True)
+    elif kind in ("decompress", "decompress+enhance"):
+        from ldmrsic_core import decompress_raster
+
+        decompress_raster(src, dst, device="cpu", enhance=kind != "decompress", overwrite=True)
+    elif kind == "gdal-encode":
+        options = json.loads(extra)
+        rasterio.shutil.copy(src, dst, **options)
+    elif kind == "gdal-decode":
+        rasterio.shutil.copy(src, dst, driver="GTiff", tiled=True)
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": peak_mb()}))
+
+
+def measure(kind: str, src: Path, dst: Path, extra: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(src), str(dst), json.dumps(extra or {})],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def mosaic(source: Path, target: Path, size: int) -> Path:
+    """A size² RGB uint8 scene of mirrored copies of ``source``'s first three bands, written by windows."""
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    if target.exists():
+        return target
+    with rasterio.open(source) as src:
+        data = src.read([1, 2, 3])
+        profile = {"driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
+                   "crs": src.crs, "transform": src.transform, "tiled": True, "blockxsize": 512,
+                   "blockysize": 512, "compress": "deflate", "predictor": 2, "bigtiff": "IF_SAFER"}
+    h, w = data.shape[1:]
+    rows = np.arange(size) % (2 * h)
+    rows = np.where(rows < h, rows, 2 * h - 1 - rows)
+    cols = np.arange(size) % (2 * w)
+    cols = np.where(cols < w, cols, 2 * w - 1 - cols)
+    with rasterio.open(target, "w", **profile) as dst:
+        for r in range(0, size, 512):
+            for c in range(0, size, 512):
+                block = data[:, rows[r:r + 512]][:, :, cols[c:c + 512]]
+                dst.write(block, window=Window(c, r, block.shape[2], block.shape[1]))
+    return target
+
+
+def scene_rows(src: Path, work: Path, name: str) -> list[tuple[str, str, float, float, float, float]]:
+    """(input, job, MP, seconds, MP/s, peak MB) for ours and GDAL's codecs on one input."""
+    import rasterio
+
+    with rasterio.open(src) as ds:
+        mp = ds.width * ds.height / 1e6
+        eight_bit = ds.dtypes[0] == "uint8"
+    packed, rows = work / f"{name}.ldmr", []
+    jobs: list[tuple[str, Path, Path, dict | None]] = [
+        ("compress", src, packed, None),
+        ("decompress", packed, work / f"{name}.noenh.tif", None),
+        ("decompress+enhance", packed, work / f"{name}.enh.tif", None),
+    ]
+    for label, kind, src_, dst, extra in [(j[0], j[0], *j[1:]) for j in jobs]:
+        result = measure(kind, src_, dst, extra)
+        rows.append((name, f"ours: {label}", mp, result["seconds"], mp / result["seconds"], result["peak_mb"]))
+    bpp = 8 * packed.stat().st_size / (mp * 1e6)
+    gdal = [("JP2OpenJPEG", work / f"{name}.jp2", _jp2_options(bpp, "uint8" if eight_bit else "uint16"))]
+    if eight_bit:
+        gdal += [("GTiff JPEG", work / f"{name}.jpeg.tif", {"driver": "GTiff", "compress": "JPEG", "jpeg_quality": 75,
+                                                             "tiled": True, "photometric": "YCBCR"}),
+                 ("GTiff WEBP", work / f"{name}.webp.tif", {"driver": "GTiff", "compress": "WEBP", "webp_level": 75,
+                                                             "tiled": True})]
+    for label, dst, options in gdal:
+        enc = measure("gdal-encode", src, dst, options)
+        dec = measure("gdal-decode", dst, work / f"{name}.{dst.suffix[1:]}.back.tif")
+        rows.append((name, f"GDAL {label}: encode", mp, enc["seconds"], mp / enc["seconds"], enc["peak_mb"]))
+        rows.append((name, f"GDAL {label}: decode", mp, dec["seconds"], mp / dec["seconds"], dec["peak_mb"]))
+    return rows
+
+
+def _jp2_options(bpp: float, dtype: str) -> dict:
+    import numpy as np
+
+    from ldmrsic_core.classic import jpeg2000_options
+
+    return {"driver": "JP2OpenJPEG", **jpeg2000_options(np.zeros((3, 1, 1), dtype), bpp)}
+
+
+def profile(packed: Path, work: Path) -> None:
+    """Where decompress+enhance spends its time (cProfile, cumulative seconds of chosen functions)."""
+    from ldmrsic_core import decompress_raster
+
+    prof = cProfile.Profile()
+    start = time.perf_counter()
+    prof.enable()
+    decompress_raster(packed, work / "profiled.tif", device="cpu", overwrite=True)
+    prof.disable()
+    total = time.perf_counter() - start
+    stats = pstats.Stats(prof).stats
+    parts = {  # label: (file name ending or "~" for built-ins, a text the function's name must contain)
+        "entropy model + rANS (exact latent codec decompress)": ("hyperprior.py", "decompress"),
+        "  of which rANS decoding (C++, own time of the entropy models' decompress)": ("entropy_models.py", "decompress*"),
+        "synthesis transform g_s": ("codec.py", "synthesize"),
+        "enhancement (LRM_DM + diffusion + MEN)": ("enhancer.py", "enhance"),
+        "loading the codec and enhancer (read, SHA-256, build)": ("registry.py", "load_codec"),
+        "  enhancer": ("weights.py", "load_enhancer"),
+    }
+    print(f"\nProfile of decompress+enhance of {packed.name}: {total:.1f} s in all (cProfile adds a little)")
+    print("| part | seconds | share |\n|---|---|---|")
+    counted = 0.0
+    for label, (file, func) in parts.items():
+        if file == "~":
+            seconds = sum(st[3] for (f, _, name), st in stats.items() if f == "~" and func in name)
+        else:
+            own = func.endswith("*")  # own time (cProfile does not see pybind11 methods: C++ counts as the caller's)
+            seconds = sum(st[2] if own else st[3] for (f, _, name), st in stats.items()
+                          if f.endswith(file) and name == func.rstrip("*"))
+        counted += 0 if label.startswith(" ") else seconds
+        print(f"| {label} | {seconds:.1f} | {100 * seconds / total:.0f}% |")
+    rest = total - counted
+    print(f"| the rest: reading tiles, blending, GeoTIFF writing and read-back check, Python | {rest:.1f} | "
+          f"{100 * rest / total:.0f}% |")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*sys.argv[2:6])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1024, 4096, 8192])
+    parser.add_argument("--no-landsat", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    inputs = [] if args.no_landsat else [(SHARED / LANDSAT, "landsat8-uint16")]
+    inputs += [(mosaic(SHARED / NAIP, args.work / f"naip-mosaic-{s}.tif", s), f"mosaic-{s}") for s in args.sizes]
+    print("| input | job | MP | seconds | MP/s | peak RSS MB |\n|---|---|---|---|---|---|", flush=True)
+    for src, name in inputs:
+        for row in scene_rows(src, args.work, name):
+            print("| {} | {} | {:.2f} | {:.1f} | {:.3f} | {:.0f} |".format(*row), flush=True)
+    if args.profile:
+        smallest = min(args.sizes) if args.sizes else None
+        profile(args.work / (f"mosaic-{smallest}.ldmr" if smallest else "landsat8-uint16.ldmr"), args.work)
+
+
+if __name__ == "__main__":
+    main()
