@@ -202,8 +202,10 @@ class _TileDecoder:
         self.plan = header.plan
         self.groups = [list(g) for g in header.groups]
         row = self.plan.shape[1]
-        self.decoded = TileCache(3 * row + 3 if enhancer else 2 * row + 2)
-        self.enhanced = TileCache(2 * row + 2)
+        # A window needs the tiles of three tile rows (its own and both neighbours); enhancing a
+        # tile of the next row needs decoded tiles one row further. Smaller caches re-decode.
+        self.decoded = TileCache(4 * row + 4 if enhancer else 3 * row + 3)
+        self.enhanced = TileCache(3 * row + 3)
         self.damaged: set[int] = set()
         self.tiles_read = 0
 

@@ -106,7 +106,7 @@ def enhance_raster(
             unit = np.stack([m.to_unit(v) for m, v in zip(mappings, values)])
             return enhance_groups(model.model, np.nan_to_num(unit), groups, index, torch_device, level)
 
-        cache: TileCache[np.ndarray] = TileCache(2 * plan.shape[1] + 2)
+        cache: TileCache[np.ndarray] = TileCache(3 * plan.shape[1] + 3)  # three tile rows: each tile enhanced once
         profile = output_profile(info, info.height, info.width, src.transform)
         parts = list(plan.output_windows(plan.full()))
         any_valid = False

@@ -11,6 +11,7 @@ import pytest
 import rasterio
 import torch
 
+from conftest import write_raster
 from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.enhance.enhancer import CONFIGS, pad_to_patch
 from ldmrsic_core.enhance.lrm import PriorEncoder
@@ -316,3 +317,20 @@ def test_cached_codec_output_is_what_decompress_writes(tiny_weights, tmp_path):
     again = PairSet(images, make_source("ldmrsic", str(tiny_weights), levels=(2.5,)), tmp_path / "cache",
                     progress=False)
     assert np.array_equal(again.decoded[0][0], pairs.decoded[0][0]) and again.bpp == pairs.bpp
+
+
+@pytest.mark.parametrize("enhance", [False, True])
+def test_a_full_decode_decodes_and_enhances_each_tile_once(tiny_weights, paired_enhancer, tmp_path, monkeypatch,
+                                                           enhance):
+    """Caches big enough for three tile rows: no tile is decoded (or enhanced) twice."""
+    import ldmrsic_core.decode as decode
+
+    scene = write_raster(tmp_path / "s.tif", np.random.default_rng(0).integers(0, 255, (3, 400, 520)).astype("uint8"))
+    packed = compress_raster(scene, tmp_path / "s.ldmr", model=tiny_weights, tile=64, overlap=16, device="cpu").output
+    enhanced = []
+    real = decode.enhance_groups
+    monkeypatch.setattr(decode, "enhance_groups", lambda *a, **k: enhanced.append(a[3]) or real(*a, **k))
+    result = decompress_raster(packed, tmp_path / "o.tif", model=tiny_weights, device="cpu", enhance=enhance)
+    tiles = len(read_header(packed).plan)
+    assert result.tiles_read == tiles
+    assert sorted(enhanced) == (list(range(tiles)) if enhance else [])
