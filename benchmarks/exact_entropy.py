@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ldmrsic_core.models.codec import STRIDE
-from ldmrsic_core.models.exact import activation_headroom, float64_defaults, other_summation_order
+from ldmrsic_core.models.exact import activation_headroom, other_summation_order
 from ldmrsic_core.models.registry import load_codec
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
@@ -88,7 +88,7 @@ def main() -> None:
                 y = (net.g_a(x) * net.gains(q)[0]).to(torch.float64)
 
                 def run():
-                    with torch.no_grad(), float64_defaults():
+                    with torch.no_grad():
                         exact.compress(y)
 
                 headroom = min(headroom, activation_headroom(exact, run))

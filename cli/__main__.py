@@ -2,4 +2,5 @@
 
 from ldmrsic_cli.main import run
 
-run()
+if __name__ == "__main__":  # Dask's worker processes import this module again: do not run there
+    run()

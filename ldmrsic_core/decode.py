@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,29 +20,33 @@ import rasterio.shutil
 from rasterio import windows as rwindows
 from rasterio.transform import Affine
 
-from ldmrsic_core.blending import TileCache, blend
+from ldmrsic_core.blending import blend
 from ldmrsic_core.container import ContainerReader
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.enhance.weights import LoadedEnhancer, check_pairing, load_enhancer
-from ldmrsic_core.errors import (
-    DamagedTileError,
-    InputError,
-    LatentMismatchError,
-    WeightsError,
-)
+from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
 from ldmrsic_core.header import Header, exact_entropy
-from ldmrsic_core.models.registry import LoadedCodec, load_codec, named_weights
+from ldmrsic_core.models.registry import load_codec, named_weights
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.raster_io import check_written, output_profile, restore_metadata, window, write_errors
-from ldmrsic_core.tile_codec import CodedGroups, decode_groups, enhance_groups
-from ldmrsic_core.tile_payload import PayloadError, TilePayload
+from ldmrsic_core.runner import TileRunner, open_runner
+from ldmrsic_core.schedule import OrderedResults, Stripe, context_box, stripe_columns, stripes, use_counts
+from ldmrsic_core.tile_jobs import (
+    DecodedTile,
+    DecodeSettings,
+    EnhanceSettings,
+    ModelRef,
+    decode_tile,
+    enhance_tile,
+    model_ref,
+)
 from ldmrsic_core.tiling import Box, Span
 
 Progress = Callable[[int, int], None]
 
-#: Context (pixels) MEN sees around each codec tile, across its borders.
-ENHANCE_MARGIN = 32
+#: Memory for the decoded and enhanced tiles held at once (sets the stripe width, see :mod:`.schedule`).
+DECODE_MEMORY = 512 << 20
 
 
 class DamagedTileWarning(UserWarning):
@@ -58,8 +63,9 @@ class DecompressResult:
     enhancer: str | None = None
 
 
-def codec_for(header: Header, model: str | Path | None, device) -> LoadedCodec:
-    """The weights a file was made with: ``model`` if given (hash checked), else a bundled match."""
+def codec_for(header: Header, model: str | Path | None, device: str) -> ModelRef:
+    """The weights a file was made with: ``model`` if given (hash checked), else a bundled match;
+    loaded here (so a mismatch is reported before any work) and named for the jobs."""
     need = header.codec
     if model is None:
         match = [w.name for w in named_weights().values() if w.sha256 == need.sha256]
@@ -70,18 +76,22 @@ def codec_for(header: Header, model: str | Path | None, device) -> LoadedCodec:
             )
         model = match[0]
     try:
-        return load_codec(model, device, expect_sha256=need.sha256)
+        loaded = load_codec(model, resolve_device(device), expect_sha256=need.sha256)
     except WeightsError as exc:
         raise WeightsError(f"weights not available: this file needs model {need.model!r} "
                            f"(SHA-256 {need.sha256}); {exc}") from None
+    return model_ref(model, loaded, device, "codec")
 
 
-def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None, device) -> LoadedEnhancer | None:
+def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None,
+                 device: str) -> tuple[ModelRef, LoadedEnhancer] | None:
     """The decode-time enhancer: ``enhancer`` if given, else the one the file names (hash checked)."""
     if not enhance:
         return None
     if enhancer is not None:
-        return check_pairing(load_enhancer(enhancer, device), header.codec.model, header.codec.sha256)
+        loaded = check_pairing(load_enhancer(enhancer, resolve_device(device)), header.codec.model,
+                               header.codec.sha256)
+        return model_ref(enhancer, loaded, device, "enhancer"), loaded
     need = header.enhancer
     if need is None:
         return None
@@ -91,7 +101,8 @@ def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None, dev
             f"this file is enhanced at decode time by {need.model!r} (SHA-256 {need.sha256}), which is not "
             "installed; pass --no-enhance to decode without it or --enhancer NAME|PATH to choose one"
         )
-    return load_enhancer(match[0], device, expect_sha256=need.sha256)
+    loaded = load_enhancer(match[0], resolve_device(device), expect_sha256=need.sha256)
+    return model_ref(match[0], loaded, device, "enhancer"), loaded
 
 
 def bbox_box(header: Header, bbox: tuple[float, float, float, float]) -> Box:
@@ -124,48 +135,58 @@ def decompress_raster(
     enhancer: str | Path | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    jobs: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> DecompressResult:
     """Decode an ``.ldmr`` file to a tiled GeoTIFF (or a COG), optionally only inside ``bbox``.
 
     With ``enhance`` (the default) the decoded tiles go through the LDM-RSIC enhancement the
     file names (or ``enhancer``); its noise is seeded per tile, so output pixels are reproducible.
+    Tiles are decoded as jobs: ``jobs`` at a time in this process, or on a Dask cluster (``workers``
+    local worker processes, or the one at ``scheduler``); the output is the same either way.
     """
     source, target = Path(input), Path(output)
     check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
-    torch_device = resolve_device(device)
     with ContainerReader(source) as reader:
         header = Header.from_json(reader.header)
         if len(reader.entries) != len(header.plan):
             raise InputError(f"{source.name}: the tile index does not match the tile grid")
         exact = exact_entropy(header, reader.version, source.name)
-        codec = codec_for(header, model, torch_device)
-        enhancing = enhancer_for(header, enhance, enhancer, torch_device)
+        codec = codec_for(header, model, device)
+        enhancing = enhancer_for(header, enhance, enhancer, device)
         box = bbox_box(header, bbox) if bbox else header.plan.full()
-        decoder = _TileDecoder(reader, header, codec, torch_device, allow_damaged, enhancing, exact)
+        groups = tuple(tuple(g) for g in header.groups)
+        decode = DecodeSettings(codec, header.raster.count, groups, header.codec.quality, exact)
+        enhance_settings = None
+        if enhancing:
+            level = quality_level(header.codec.quality) if enhancing[1].conditioned else None
+            enhance_settings = EnhanceSettings(enhancing[0], groups, level)
         info = header.raster
         transform = Affine(*info.transform) @ Affine.translation(box.cols.start, box.rows.start)
         profile = output_profile(info, box.rows.length, box.cols.length, transform)
         fill = info.nodata if info.nodata is not None else (np.nan if info.mask_kind == "nan" else 0)
         write_mask = info.nodata is None and (info.mask_kind == "dataset-mask" or
                                               (allow_damaged and info.mask_kind != "nan"))
-        parts = list(header.plan.output_windows(box))
-        with atomic_output(target, overwrite, inputs=(source,)) as tmp:
+        total = sum(1 for _ in header.plan.output_windows(box))
+        with atomic_output(target, overwrite, inputs=(source,)) as tmp, \
+                open_runner(jobs, workers, scheduler) as runner:
+            source_of_windows = _WindowSource(reader, header, runner, decode, enhance_settings, allow_damaged)
             tiff = temporary_sibling(target, ".tif.part") if cog else tmp
             try:
                 with write_errors(target), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
                         _open_for_writing(tiff, profile) as dst:
                     restore_metadata(dst, info)
                     if enhancing:
-                        dst.update_tags(LDMRSIC_ENHANCER=f"{enhancing.name} sha256:{enhancing.sha256}")
-                    for done, (owner, part) in enumerate(parts, start=1):
-                        values, valid = decoder.window(owner, part)
+                        dst.update_tags(LDMRSIC_ENHANCER=f"{enhancing[1].name} sha256:{enhancing[1].sha256}")
+                    for done, (part, values, valid) in enumerate(source_of_windows.windows(box), start=1):
                         values[~valid] = fill
                         local = part.relative_to(box)
                         dst.write(values, window=window(local))
                         if write_mask:
                             dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(local))
                         if progress:
-                            progress(done, len(parts))
+                            progress(done, total)
                 if cog:
                     with write_errors(target):
                         rasterio.shutil.copy(tiff, tmp, driver="COG", compress="deflate",
@@ -175,8 +196,8 @@ def decompress_raster(
             finally:
                 if cog:
                     tiff.unlink(missing_ok=True)
-    return DecompressResult(target, box.cols.length, box.rows.length, decoder.tiles_read,
-                            tuple(sorted(decoder.damaged)), enhancing.name if enhancing else None)
+    return DecompressResult(target, box.cols.length, box.rows.length, source_of_windows.tiles_read,
+                            tuple(sorted(source_of_windows.damaged)), enhancing[1].name if enhancing else None)
 
 
 def _open_for_writing(path: Path, profile: dict) -> rasterio.io.DatasetWriter:
@@ -185,86 +206,93 @@ def _open_for_writing(path: Path, profile: dict) -> rasterio.io.DatasetWriter:
         return rasterio.open(path, "w", **profile)
 
 
-class _TileDecoder:
-    """Decodes tiles on demand (each at most once while it is needed), enhances and blends them.
+class _WindowSource:
+    """Output windows with their decoded (and enhanced) pixels, stripe by stripe (:mod:`.schedule`):
+    tiles are decoded and enhanced as jobs on ``runner``, each held only while it is needed."""
 
-    Enhancement runs per codec tile on its extent grown by :data:`ENHANCE_MARGIN`, taken from
-    the blended codec output, so MEN sees across tile borders; enhanced tiles are blended with
-    the same ramps.
-    """
-
-    def __init__(self, reader: ContainerReader, header: Header, codec: LoadedCodec, device, allow_damaged: bool,
-                 enhancer: LoadedEnhancer | None = None, exact: bool = True):
-        self.reader, self.header, self.codec, self.device = reader, header, codec, device
-        self.exact = exact
+    def __init__(self, reader: ContainerReader, header: Header, runner: TileRunner, decode: DecodeSettings,
+                 enhance: EnhanceSettings | None, allow_damaged: bool):
+        self.reader, self.header, self.runner = reader, header, runner
+        self.decode_settings, self.enhance_settings = decode, enhance
         self.allow_damaged = allow_damaged
-        self.enhancer = enhancer
         self.plan = header.plan
-        self.groups = [list(g) for g in header.groups]
-        row = self.plan.shape[1]
-        # A window needs the tiles of three tile rows (its own and both neighbours); enhancing a
-        # tile of the next row needs decoded tiles one row further. Smaller caches re-decode.
-        self.decoded = TileCache(4 * row + 4 if enhancer else 3 * row + 3)
-        self.enhanced = TileCache(3 * row + 3)
         self.damaged: set[int] = set()
         self.tiles_read = 0
 
-    def tile(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(unit bands×h×w over the extent or None when empty/damaged, validity over the owned box or None if damaged)."""
-        return self.decoded.get_or(index, self._decode)
+    def windows(self, box: Box, budget_bytes: int = DECODE_MEMORY) -> Iterator[tuple[Box, np.ndarray, np.ndarray]]:
+        """(window, values in the output dtype, validity) for every output window of ``box``."""
+        columns = stripe_columns(self.plan, self.header.raster.count, budget_bytes)
+        for stripe in stripes(self.plan, box, self.enhance_settings is not None, columns):
+            yield from self._stripe(stripe)
 
-    def _decode(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-        extent, owned = self.plan.extent(index), self.plan.owned(index)
-        self.tiles_read += 1
-        try:
-            payload = TilePayload.decode(self.reader.read_tile(index), self.header.raster.count, owned.shape,
-                                         checksummed=self.exact)
-            if payload.groups and len(payload.groups) != len(self.groups):
-                raise DamagedTileError(index, "wrong number of band groups")
-            unit = None
-            if payload.groups:
-                unit, mismatched = decode_groups(self.codec.model, CodedGroups(payload.groups, payload.checksums),
-                                                 self.groups, extent.shape, self.header.codec.quality)
-                if mismatched:
-                    raise LatentMismatchError(index, mismatched)
-        except (DamagedTileError, PayloadError) as exc:
-            error = exc if isinstance(exc, DamagedTileError) else DamagedTileError(index, str(exc))
-            if not self.allow_damaged:
-                raise error from None
-            warnings.warn(f"{error}; filled with nodata", DamagedTileWarning, stacklevel=2)
-            self.damaged.add(index)
-            return None, None
-        return unit, payload.valid
-
-    def _enhance(self, index: int) -> np.ndarray | None:
-        if self.tile(index)[0] is None:
-            return None
-        extent = self.plan.extent(index)
-        context = extent.grown(ENHANCE_MARGIN, self.plan.full())
-        unit, _ = blend(self.plan, context, self.header.raster.count, lambda i: self.tile(i)[0])
-        level = quality_level(self.header.codec.quality) if self.enhancer.conditioned else None
-        out = enhance_groups(self.enhancer.model, unit, self.groups, index, self.device, level)
-        return out[(slice(None), *extent.relative_to(context).slices)]
-
-    def window(self, owner: int, part: Box) -> tuple[np.ndarray, np.ndarray]:
-        """Values (output dtype) and validity of ``part``, which lies inside tile ``owner``'s owned box."""
-        bands = self.header.raster.count
-        fetch = (lambda i: self.enhanced.get_or(i, self._enhance)) if self.enhancer else (lambda i: self.tile(i)[0])
-        unit, covered = blend(self.plan, part, bands, fetch)
-        _, owner_valid = self.tile(owner)
-        owned = self.plan.owned(owner)
-        if owner_valid is None:
-            valid = np.zeros((bands, *part.shape), dtype=bool)
+    def _stripe(self, stripe: Stripe) -> Iterator[tuple[Box, np.ndarray, np.ndarray]]:
+        plan, bands = self.plan, self.header.raster.count
+        blended = [plan.touching(part) for _, part in stripe.windows]
+        owners = [[owner] for owner, _ in stripe.windows]
+        if self.enhance_settings is None:
+            decoded = self._decoded(stripe.decode, use_counts(blended + owners))
+            fetch = lambda i: decoded.get(i).unit  # noqa: E731
+            done = decoded.release
         else:
-            valid = owner_valid[(slice(None), *part.relative_to(owned).slices)].copy()
-        valid &= covered
+            contexts = [plan.touching(context_box(plan, e)) for e in stripe.enhance]
+            decoded = self._decoded(stripe.decode, use_counts(contexts + owners))
+            enhanced = OrderedResults(stripe.enhance, self.runner.map_ordered(
+                enhance_tile, self._enhance_jobs(stripe, decoded, contexts)), use_counts(blended))
+            fetch, done = enhanced.get, enhanced.release
+        for (owner, part), needs in zip(stripe.windows, blended):
+            unit, covered = blend(plan, part, bands, fetch)
+            valid = self._valid(owner, part, decoded.get(owner).valid) & covered
+            done(needs)
+            decoded.release([owner])
+            yield part, self._values(unit, valid), valid
+
+    def _decoded(self, tiles: tuple[int, ...], uses: dict[int, int]) -> OrderedResults[DecodedTile]:
+        self.tiles_read += len(tiles)
+        return OrderedResults(tiles, self._checked(self.runner.map_ordered(decode_tile, self._decode_jobs(tiles))),
+                              uses)
+
+    def _decode_jobs(self, tiles: tuple[int, ...]) -> Iterator[tuple]:
+        for index in tiles:
+            try:
+                payload: bytes | DamagedTileError = self.reader.read_tile(index)
+            except DamagedTileError as exc:
+                payload = exc
+            yield (self.decode_settings, index, payload, self.plan.extent(index).shape,
+                   self.plan.owned(index).shape)
+
+    def _checked(self, results: Iterator[DecodedTile]) -> Iterator[DecodedTile]:
+        """Stop at a damaged tile, or (``allow_damaged``) warn and pass it on as empty."""
+        for result in results:
+            if result.error is not None:
+                if not self.allow_damaged:
+                    raise result.error
+                warnings.warn(f"{result.error}; filled with nodata", DamagedTileWarning, stacklevel=2)
+                self.damaged.add(result.error.index)
+            yield result
+
+    def _enhance_jobs(self, stripe: Stripe, decoded: OrderedResults[DecodedTile],
+                      contexts: list[list[int]]) -> Iterator[tuple]:
+        plan, bands = self.plan, self.header.raster.count
+        for index, needs in zip(stripe.enhance, contexts):
+            context, crop = None, plan.extent(index).relative_to(context_box(plan, index))
+            if decoded.get(index).unit is not None:
+                context, _ = blend(plan, context_box(plan, index), bands, lambda i: decoded.get(i).unit)
+            decoded.release(needs)
+            yield self.enhance_settings, index, context, crop
+
+    def _valid(self, owner: int, part: Box, owner_valid: np.ndarray | None) -> np.ndarray:
+        if owner_valid is None:
+            return np.zeros((self.header.raster.count, *part.shape), dtype=bool)
+        return owner_valid[(slice(None), *part.relative_to(self.plan.owned(owner)).slices)].copy()
+
+    def _values(self, unit: np.ndarray, valid: np.ndarray) -> np.ndarray:
         dtype = self.header.raster.dtype
         values = np.stack([m.from_unit(unit[b], dtype) for b, m in enumerate(self.header.mappings)])
         nodata = self.header.raster.nodata
         if nodata is not None and not np.isnan(nodata):
             # A valid pixel that decodes to the nodata value would become a hole: step it off.
             values[valid & (values == nodata)] = _next_to(nodata, dtype)
-        return values, valid
+        return values
 
 
 def _next_to(nodata: float, dtype: str) -> float:

@@ -19,8 +19,8 @@ from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.models.registry import load_codec
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
-from ldmrsic_core.tile_codec import CodedGroups, encode_groups, fill_invalid
-from ldmrsic_core.tile_payload import TilePayload
+from ldmrsic_core.runner import open_runner
+from ldmrsic_core.tile_jobs import EncodeSettings, encode_tile, model_ref
 from ldmrsic_core.tiling import TilePlan, validate
 
 DEFAULT_TILE = 512
@@ -61,44 +61,49 @@ def compress_raster(
     allow_empty: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    jobs: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> CompressResult:
     """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``).
 
     The header names the decode-time enhancer (``enhancer``, or by default the installed one
     trained for this codec); ``enhance=False`` names none. No bits are spent on it. A raster
     without any valid pixel is refused unless ``allow_empty`` (then only its grid and metadata
-    are stored).
+    are stored). Tiles are read ahead and coded as jobs: ``jobs`` at a time in this process, or on
+    a Dask cluster (``workers`` local worker processes, or the one at ``scheduler``); the file's
+    bytes are the same either way.
     """
     source = Path(input)
     target = Path(output) if output is not None else source.with_suffix(".ldmr")
     check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
     quality = check_quality(quality)
     validate(tile, overlap)
-    torch_device = resolve_device(device)
-    codec = load_codec(model, torch_device)
+    codec = load_codec(model, resolve_device(device))
+    codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec")
     enhancement = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer)
     with open_source(source) as src:
         selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
         mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range)
-        groups = group_bands(info.count)
+        groups = tuple(tuple(g) for g in group_bands(info.count))
+        settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality)
+
+        def tile_jobs():  # read ahead in this thread while the jobs run
+            for index in range(len(plan)):
+                extent = plan.extent(index)
+                values, valid = read_pixels(src, selected, extent)
+                yield settings, values, valid, plan.owned(index).relative_to(extent)
+
         clipped = np.zeros(info.count, dtype=np.int64)
         any_valid = False
-        with atomic_output(target, overwrite, inputs=(source,)) as tmp, ContainerWriter(tmp, len(plan)) as writer:
-            for index in range(len(plan)):
-                extent, owned = plan.extent(index), plan.owned(index)
-                values, valid = read_pixels(src, selected, extent)
-                unit = np.stack([m.to_unit(v) for m, v in zip(mappings, values)])
-                coded = CodedGroups([], ())
-                any_valid = any_valid or bool(valid.any())
-                if valid.any():
-                    coded = encode_groups(codec.model, fill_invalid(unit, valid), groups, quality, torch_device)
-                inside = (slice(None), *owned.relative_to(extent).slices)
-                owned_values, owned_valid = values[inside], valid[inside]
-                clipped += [m.count_outside(v[ok]) for m, v, ok in zip(mappings, owned_values, owned_valid)]
-                payload = TilePayload(owned_valid, coded.streams, coded.checksums)
-                writer.add_tile(index, payload.encode())
+        with atomic_output(target, overwrite, inputs=(source,)) as tmp, ContainerWriter(tmp, len(plan)) as writer, \
+                open_runner(jobs, workers, scheduler) as runner:
+            for index, coded in enumerate(runner.map_ordered(encode_tile, tile_jobs())):
+                writer.add_tile(index, coded.payload)
+                clipped += coded.clipped
+                any_valid = any_valid or coded.any_valid
                 if progress:
                     progress(index + 1, len(plan))
             if not any_valid and not allow_empty:
@@ -109,7 +114,7 @@ def compress_raster(
                 codec=CodecInfo(codec.name, codec.sha256, codec.config.name, quality, lambda_for_quality(quality)),
                 tile_size=tile,
                 overlap=overlap,
-                groups=tuple(tuple(g) for g in groups),
+                groups=groups,
                 mappings=tuple(mappings),
                 clipped=tuple(int(c) for c in clipped),
                 software=f"ldmrsic-geo {__version__}",

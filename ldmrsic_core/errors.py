@@ -42,7 +42,10 @@ class DamagedTileError(ContainerError):
         super().__init__(
             f"damaged tile {index}: {reason}; decode with --allow-damaged to fill it with nodata"
         )
-        self.index = index
+        self.index, self.reason = index, reason
+
+    def __reduce__(self):  # jobs on other processes return these: rebuild from the arguments
+        return type(self), (self.index, self.reason)
 
 
 class LatentMismatchError(DamagedTileError):
@@ -55,7 +58,10 @@ class LatentMismatchError(DamagedTileError):
             "encoder's (latent checksum mismatch): this machine computed other entropy parameters or the "
             "payload is corrupt; decode with --allow-damaged to fill it with nodata, and please report it",
         )
-        self.index = index
+        self.index, self.groups = index, list(groups)
+
+    def __reduce__(self):
+        return type(self), (self.index, self.groups)
 
 
 class WeightsError(LdmrError, ValueError):

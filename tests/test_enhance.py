@@ -323,13 +323,13 @@ def test_cached_codec_output_is_what_decompress_writes(tiny_weights, tmp_path):
 def test_a_full_decode_decodes_and_enhances_each_tile_once(tiny_weights, paired_enhancer, tmp_path, monkeypatch,
                                                            enhance):
     """Caches big enough for three tile rows: no tile is decoded (or enhanced) twice."""
-    import ldmrsic_core.decode as decode
+    import ldmrsic_core.tile_jobs as tile_jobs
 
     scene = write_raster(tmp_path / "s.tif", np.random.default_rng(0).integers(0, 255, (3, 400, 520)).astype("uint8"))
     packed = compress_raster(scene, tmp_path / "s.ldmr", model=tiny_weights, tile=64, overlap=16, device="cpu").output
     enhanced = []
-    real = decode.enhance_groups
-    monkeypatch.setattr(decode, "enhance_groups", lambda *a, **k: enhanced.append(a[3]) or real(*a, **k))
+    real = tile_jobs.enhance_groups
+    monkeypatch.setattr(tile_jobs, "enhance_groups", lambda *a, **k: enhanced.append(a[3]) or real(*a, **k))
     result = decompress_raster(packed, tmp_path / "o.tif", model=tiny_weights, device="cpu", enhance=enhance)
     tiles = len(read_header(packed).plan)
     assert result.tiles_read == tiles

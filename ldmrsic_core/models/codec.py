@@ -27,7 +27,7 @@ from compressai.models import Elic2022Official
 from torch import Tensor, nn
 
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.models.exact import exact_latent_codec, float64_defaults, latent_checksum
+from ldmrsic_core.models.exact import exact_latent_codec, latent_checksum
 
 #: The paper's λ for quality presets 1–5 (CompressAI convention: λ·255²·MSE + bpp).
 LAMBDAS: tuple[float, ...] = (4e-4, 8e-4, 32e-4, 100e-4, 450e-4)
@@ -107,8 +107,7 @@ class VariableRateElic(Elic2022Official):
         if not exact:
             out = self.latent_codec.compress(y)
             return {"strings": out["strings"], "shape": out["shape"], "y_hat": out["y_hat"] * inv_gain}
-        with float64_defaults():
-            out = self.exact_latent_codec().compress(y.to("cpu", torch.float64))
+        out = self.exact_latent_codec().compress(y.to("cpu", torch.float64))
         y_hat = out["y_hat"].to(x.device, x.dtype)
         return {"strings": out["strings"], "shape": out["shape"], "y_hat": y_hat * inv_gain,
                 "checksum": latent_checksum(out["y_hat"])}
@@ -121,8 +120,7 @@ class VariableRateElic(Elic2022Official):
         if not exact:
             y_hat = self.latent_codec.decompress(strings, shape)["y_hat"]
             return {"x_hat": self.synthesize(y_hat * inv_gain)}
-        with float64_defaults():
-            grid = self.exact_latent_codec().decompress(strings, shape)["y_hat"]
+        grid = self.exact_latent_codec().decompress(strings, shape)["y_hat"]
         y_hat = grid.to(inv_gain.device, inv_gain.dtype)
         return {"x_hat": self.synthesize(y_hat * inv_gain), "checksum": latent_checksum(grid)}
 

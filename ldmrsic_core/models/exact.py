@@ -35,6 +35,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn.functional as F
+from compressai.latent_codecs import ChannelGroupsLatentCodec
 from torch import Tensor, nn
 
 #: A change to any constant here needs a new ``ldmrsic_core.header.ENTROPY_SCHEME`` name.
@@ -106,7 +107,8 @@ def _grid_output(_module: nn.Module, _args: tuple[Tensor, ...], out: Tensor) -> 
 def exact_latent_codec(latent_codec: nn.Module) -> nn.Module:
     """A CPU float64 copy of a CompressAI latent codec whose decoder-side networks are exact.
 
-    The copy keeps the CDF tables (integers, loaded from the weights file) unchanged.
+    The copy keeps the CDF tables (integers, loaded from the weights file) unchanged. It can be
+    used from several threads at once: nothing in it depends on torch's (global) default dtype.
     """
     exact = copy.deepcopy(latent_codec).to("cpu", torch.float64).eval()
     for name, module in exact.named_modules():
@@ -114,19 +116,25 @@ def exact_latent_codec(latent_codec: nn.Module) -> nn.Module:
             quantize_layer(module)
             module.register_forward_pre_hook(_grid_input)
             module.register_forward_hook(_grid_output)
+        if isinstance(module, ChannelGroupsLatentCodec):
+            module.decompress = types.MethodType(_channel_groups_decompress, module)
     return exact
 
 
-@contextmanager
-def float64_defaults() -> Iterator[None]:
-    """Run CompressAI's latent codecs with float64 as the default dtype: some of them allocate
-    ``ŷ`` with ``torch.zeros`` (the default dtype), which must not round grid values."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)
+def _channel_groups_decompress(self: ChannelGroupsLatentCodec, strings: list[list[bytes]], shape: list[tuple],
+                               side_params: Tensor, **kwargs) -> dict[str, Tensor]:
+    """CompressAI's channel-group decoding, with ``ŷ`` allocated in the side parameters' dtype
+    (float64 here): CompressAI allocates it in torch's default dtype, float32, which would round
+    grid values, and changing that default is not safe while other threads run."""
+    n = len(strings[0])
+    per_group = len(strings) // len(self.groups)
+    y_hat = side_params.new_zeros((n, sum(s[0] for s in shape), *shape[0][1:]))
+    y_hat_groups = y_hat.split(self.groups, dim=1)
+    for k in range(len(self.groups)):
+        params = self._get_ctx_params(k, side_params, y_hat_groups)
+        out = self.latent_codec[f"y{k}"].decompress(strings[per_group * k: per_group * (k + 1)], shape[k], params)
+        y_hat_groups[k][:] = out["y_hat"]
+    return {"y_hat": y_hat}
 
 
 def latent_checksum(y_hat: Tensor) -> int:
