@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, model_option, overwrite_option,
-                                 progress_bar, quality_option)
+                                 parallel_options, progress_bar, quality_option)
 
 
 @click.command()
@@ -24,10 +24,11 @@ from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, model
 @click.option("--allow-empty", is_flag=True,
               help="Store a raster that has no valid pixel (its grid and metadata) instead of refusing it.")
 @device_option
+@parallel_options
 @overwrite_option
 @click.pass_context
 def compress(ctx, input, output, quality, tile, overlap, bands, value_range, model, enhancer, no_enhancer,
-             allow_empty, device, overwrite):
+             allow_empty, device, jobs, workers, scheduler, overwrite):
     """Compress a raster (GeoTIFF or any GDAL raster) into an .ldmr file.
 
     The file names the enhancement model decoding will apply (by default the installed one
@@ -43,7 +44,7 @@ def compress(ctx, input, output, quality, tile, overlap, bands, value_range, mod
             overlap=DEFAULT_OVERLAP if overlap is None else overlap, bands=bands, model=model,
             device=device, value_range=tuple(value_range) if value_range else None,
             enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
-            progress=update,
+            progress=update, jobs=jobs, workers=workers, scheduler=scheduler,
         )
     finally:
         close()

@@ -48,3 +48,15 @@ def echo_err(message: str) -> None:
 enhancer_option = click.option(
     "--enhancer", default=None,
     help="Enhancement model (name from `ldmrsic-geo models`, or a weights file) [default: see the command's help].")
+
+
+def parallel_options(command):
+    """--jobs, --workers and --scheduler: where the tile jobs run (the output is the same either way)."""
+    command = click.option("--scheduler", default=None, metavar="ADDRESS",
+                           help="Run the tile jobs on an existing Dask cluster (e.g. tcp://host:8786); the "
+                                "workers need ldmrsic-geo and the models installed.")(command)
+    command = click.option("--workers", type=int, default=None,
+                           help="Run the tile jobs on a local Dask cluster of this many worker processes.")(command)
+    command = click.option("--jobs", "-j", type=int, default=None,
+                           help="Tiles coded at the same time in this process [default: half the CPU cores].")(command)
+    return command

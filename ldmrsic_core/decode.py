@@ -169,8 +169,7 @@ def decompress_raster(
         write_mask = info.nodata is None and (info.mask_kind == "dataset-mask" or
                                               (allow_damaged and info.mask_kind != "nan"))
         total = sum(1 for _ in header.plan.output_windows(box))
-        with atomic_output(target, overwrite, inputs=(source,)) as tmp, \
-                open_runner(jobs, workers, scheduler) as runner:
+        with open_runner(jobs, workers, scheduler) as runner, atomic_output(target, overwrite, inputs=(source,)) as tmp:
             source_of_windows = _WindowSource(reader, header, runner, decode, enhance_settings, allow_damaged)
             tiff = temporary_sibling(target, ".tif.part") if cog else tmp
             try:
@@ -219,9 +218,9 @@ class _WindowSource:
         self.damaged: set[int] = set()
         self.tiles_read = 0
 
-    def windows(self, box: Box, budget_bytes: int = DECODE_MEMORY) -> Iterator[tuple[Box, np.ndarray, np.ndarray]]:
+    def windows(self, box: Box) -> Iterator[tuple[Box, np.ndarray, np.ndarray]]:
         """(window, values in the output dtype, validity) for every output window of ``box``."""
-        columns = stripe_columns(self.plan, self.header.raster.count, budget_bytes)
+        columns = stripe_columns(self.plan, self.header.raster.count, DECODE_MEMORY)
         for stripe in stripes(self.plan, box, self.enhance_settings is not None, columns):
             yield from self._stripe(stripe)
 

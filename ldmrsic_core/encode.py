@@ -98,8 +98,8 @@ def compress_raster(
 
         clipped = np.zeros(info.count, dtype=np.int64)
         any_valid = False
-        with atomic_output(target, overwrite, inputs=(source,)) as tmp, ContainerWriter(tmp, len(plan)) as writer, \
-                open_runner(jobs, workers, scheduler) as runner:
+        with open_runner(jobs, workers, scheduler) as runner, atomic_output(target, overwrite, inputs=(source,)) as tmp, \
+                ContainerWriter(tmp, len(plan)) as writer:
             for index, coded in enumerate(runner.map_ordered(encode_tile, tile_jobs())):
                 writer.add_tile(index, coded.payload)
                 clipped += coded.clipped

@@ -25,6 +25,8 @@ from typing import Any
 
 from ldmrsic_core.errors import InputError
 
+#: How long to try reaching a Dask scheduler given by address.
+SCHEDULER_TIMEOUT = "10s"
 #: torch's oneDNN convolutions round differently on one thread than on two or more (measured:
 #: 1 differs, 2, 3, 4 and 8 agree), so model calls never run on fewer threads than this.
 MIN_MODEL_THREADS = 2
@@ -133,7 +135,7 @@ def open_runner(jobs: int | None = None, workers: int | None = None,
 
     threads = torch.get_num_threads()  # the inline runner sets the calling thread's; restored after
     if workers is None and scheduler is None:
-        runner = TileRunner(jobs or default_jobs())
+        runner = TileRunner(default_jobs() if jobs is None else jobs)
     else:
         runner = _dask_runner(workers, scheduler)
     try:
@@ -152,7 +154,7 @@ def _dask_runner(workers: int | None, scheduler: str | None) -> DaskRunner:
         raise InputError("--workers and --scheduler need Dask: pip install 'ldmrsic-geo[cluster]'") from None
     if scheduler is not None:
         try:
-            return DaskRunner(Client(scheduler, timeout="20s"), JobSettings(MIN_MODEL_THREADS))
+            return DaskRunner(Client(scheduler, timeout=SCHEDULER_TIMEOUT), JobSettings(MIN_MODEL_THREADS))
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); check the address "
                              "(e.g. tcp://host:8786) and that the scheduler runs") from None

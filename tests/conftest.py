@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from ldmrsic_core.models.registry import CONFIGS, save_weights
+from ldmrsic_core.enhance.enhancer import CONFIGS as ENHANCER_CONFIGS
+from ldmrsic_core.models.registry import CONFIGS, read_weights, save_weights
 
 DATA = Path(__file__).parent / "data"
 
@@ -40,6 +42,31 @@ def tiny_weights(tmp_path_factory) -> Path:
 def other_weights(tmp_path_factory) -> Path:
     """Another random elic-tiny: a file made with ``tiny_weights`` must refuse it."""
     return _random_tiny(tmp_path_factory.mktemp("weights"), 1, "other")
+
+
+def tiny_enhancer(path: Path, source: str, codec_sha256: str | None, seed: int = 0) -> Path:
+    """Random men-tiny weights whose output layer is not zero, so the prior and its noise matter."""
+    torch.manual_seed(seed)
+    net = ENHANCER_CONFIGS["men-tiny"].build()
+    torch.nn.init.normal_(net.men.out.weight, std=0.05)
+    torch.nn.init.normal_(net.men.level_in.weight, std=1.0)
+    save_weights(net.eval(), "men-tiny", path, name=path.stem, trained=False,
+                 extra={"kind": "enhancer", "source": source, "codec_sha256": codec_sha256,
+                        "conditioned": source == "ldmrsic"})
+    return path
+
+
+@pytest.fixture
+def paired_enhancer(tiny_weights, private_model_dir):
+    """A men-tiny enhancer registered as trained for the tiny test codec."""
+    path = tiny_enhancer(private_model_dir / "tiny-enh.pt", "ldmrsic", read_weights(tiny_weights)[1])
+    other = tiny_enhancer(private_model_dir / "tiny-jp2.pt", "jpeg2000", None, seed=1)
+    table = {"default": None, "models": {
+        p.stem: {"file": p.name, "sha256": read_weights(p)[1], "config": "men-tiny", "kind": "enhancer",
+                 "source": src, "codec_sha256": sha}
+        for p, src, sha in ((path, "ldmrsic", read_weights(tiny_weights)[1]), (other, "jpeg2000", None))}}
+    (private_model_dir / "models.json").write_text(json.dumps(table))
+    return path
 
 
 def write_raster(path: Path, data: np.ndarray, *, nodata=None, crs="EPSG:32633", **extra) -> Path:

@@ -20,23 +20,10 @@ from ldmrsic_core.enhance.weights import load_enhancer
 from ldmrsic_core.enhance_raster import enhance_raster
 from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.info import read_header
-from ldmrsic_core.models.registry import read_weights, save_weights
 from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
 from ldmrsic_core.training.export import export_model
 
 DATA = Path(__file__).parent / "data"
-
-
-def _tiny_enhancer(path: Path, source: str, codec_sha256: str | None, seed: int = 0) -> Path:
-    """Random men-tiny weights whose output layer is not zero, so the prior and its noise matter."""
-    torch.manual_seed(seed)
-    net = CONFIGS["men-tiny"].build()
-    torch.nn.init.normal_(net.men.out.weight, std=0.05)
-    torch.nn.init.normal_(net.men.level_in.weight, std=1.0)
-    save_weights(net.eval(), "men-tiny", path, name=path.stem, trained=False,
-                 extra={"kind": "enhancer", "source": source, "codec_sha256": codec_sha256,
-                        "conditioned": source == "ldmrsic"})
-    return path
 
 
 @pytest.mark.parametrize("h,w", [(64, 64), (128, 192), (256, 256), (320, 128), (512, 384)])
@@ -162,21 +149,6 @@ def test_stage_two_exports_and_enhances_a_jpeg2000_raster(stage_runs, tmp_path):
     assert not np.array_equal(before, after)
     with pytest.raises(FileExistsError):
         enhance_raster(jp2, out, device="cpu")
-
-
-@pytest.fixture
-def paired_enhancer(tiny_weights, private_model_dir):
-    """A men-tiny enhancer registered as trained for the tiny test codec."""
-    path = _tiny_enhancer(private_model_dir / "tiny-enh.pt", "ldmrsic", read_weights(tiny_weights)[1])
-    other = _tiny_enhancer(private_model_dir / "tiny-jp2.pt", "jpeg2000", None, seed=1)
-    table = {"default": None, "models": {
-        p.stem: {"file": p.name, "sha256": read_weights(p)[1], "config": "men-tiny", "kind": "enhancer",
-                 "source": src, "codec_sha256": sha}
-        for p, src, sha in ((path, "ldmrsic", read_weights(tiny_weights)[1]), (other, "jpeg2000", None))}}
-    import json
-
-    (private_model_dir / "models.json").write_text(json.dumps(table))
-    return path
 
 
 def test_decode_enhances_by_default_deterministically(tiny_weights, paired_enhancer, tmp_path):

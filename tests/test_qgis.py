@@ -188,9 +188,9 @@ def test_plugin_zip_installs_into_a_fresh_profile(tmp_path):
 def test_enhance_a_jpeg2000_raster(processing, tmp_path):
     import rasterio
 
-    from test_enhance import _tiny_enhancer
+    from conftest import tiny_enhancer
 
-    weights = _tiny_enhancer(tmp_path / "jp2-enh.pt", "jpeg2000", None)
+    weights = tiny_enhancer(tmp_path / "jp2-enh.pt", "jpeg2000", None)
     with rasterio.open(DATA / "rgb_uint8_nodata.tif") as src:
         profile, data = src.profile, src.read()
     jp2 = tmp_path / "scene.jp2"

@@ -1,0 +1,150 @@
+"""Where tile jobs run (this thread, threads, a Dask LocalCluster) and the striped decode order:
+none of it may change a byte of the output."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import rasterio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import write_raster
+from ldmrsic_cli.main import main
+from ldmrsic_core import compress_raster, decompress_raster
+from ldmrsic_core.info import read_header
+from ldmrsic_core.runner import TileRunner
+from ldmrsic_core.schedule import context_box, stripes
+from ldmrsic_core.tiling import Box, Span, TilePlan
+
+
+def _slow_square(x: int) -> int:
+    time.sleep(0.001 * (x % 3))
+    return x * x
+
+
+def test_map_ordered_keeps_the_order_and_a_bounded_number_in_flight():
+    runner = TileRunner(jobs=3)
+    pulled, consumed, most_ahead = [0], [0], [0]
+
+    def items():
+        for i in range(40):
+            pulled[0] += 1
+            most_ahead[0] = max(most_ahead[0], pulled[0] - consumed[0])
+            yield (i,)
+
+    try:
+        out = []
+        for value in runner.map_ordered(_slow_square, items()):
+            out.append(value)
+            consumed[0] += 1
+    finally:
+        runner.close()
+    assert out == [i * i for i in range(40)]
+    assert most_ahead[0] <= runner.ahead + 1
+
+
+def test_jobs_run_concurrently_on_threads():
+    runner = TileRunner(jobs=2)
+    seen = set()
+
+    def record(i):
+        seen.add(threading.get_ident())
+        time.sleep(0.02)
+        return i
+
+    try:
+        assert list(runner.map_ordered(record, ((i,) for i in range(8)))) == list(range(8))
+    finally:
+        runner.close()
+    assert len(seen) == 2 and threading.get_ident() not in seen
+
+
+@pytest.fixture
+def scene(tmp_path):
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:230, 0:300]
+    data = np.stack([(np.sin(xx / (9 + b)) * np.cos(yy / 7) * 80 + 120 + rng.normal(0, 6, xx.shape))
+                     for b in range(3)]).clip(0, 255).astype("uint8")
+    data[:, :20, :35] = 0  # a nodata corner
+    return write_raster(tmp_path / "scene.tif", data, nodata=0)
+
+
+def _read(path):
+    with rasterio.open(path) as src:
+        return src.read()
+
+
+def test_the_same_bytes_and_pixels_for_any_jobs_and_a_dask_local_cluster(scene, tiny_weights, paired_enhancer,
+                                                                          tmp_path):
+    """The issue's check: a LocalCluster of two workers writes the single-process file, byte for byte."""
+    runs = {"inline": {"jobs": 1}, "threads": {"jobs": 3}, "dask": {"workers": 2}}
+    packed, decoded = {}, {}
+    for name, where in runs.items():
+        out = compress_raster(scene, tmp_path / f"{name}.ldmr", model=tiny_weights, tile=64, overlap=16,
+                              device="cpu", **where).output
+        packed[name] = out.read_bytes()
+        result = decompress_raster(out, tmp_path / f"{name}.tif", model=tiny_weights, device="cpu", **where)
+        assert result.enhancer == "tiny-enh"
+        decoded[name] = _read(result.output)
+    assert len(read_header(tmp_path / "inline.ldmr").plan) == 30
+    assert packed["threads"] == packed["inline"] and packed["dask"] == packed["inline"]
+    assert np.array_equal(decoded["threads"], decoded["inline"]) and np.array_equal(decoded["dask"], decoded["inline"])
+
+
+@pytest.mark.parametrize("enhance", [False, True])
+def test_striped_decoding_gives_the_same_pixels(scene, tiny_weights, paired_enhancer, tmp_path, monkeypatch, enhance):
+    """A memory budget of two tile columns splits the 6-column scene into stripes: tiles along the
+    stripe borders are decoded twice, the output does not change."""
+    import ldmrsic_core.decode as decode
+
+    packed = compress_raster(scene, tmp_path / "s.ldmr", model=tiny_weights, tile=64, overlap=16, device="cpu").output
+    plan = read_header(packed).plan
+    whole = decompress_raster(packed, tmp_path / "whole.tif", model=tiny_weights, device="cpu", enhance=enhance)
+    monkeypatch.setattr(decode, "DECODE_MEMORY", 2 * 8 * 4 * 3 * 64 * 64)  # two columns (schedule.ROWS_HELD = 8)
+    striped = decompress_raster(packed, tmp_path / "striped.tif", model=tiny_weights, device="cpu", enhance=enhance)
+    assert whole.tiles_read == len(plan) < striped.tiles_read
+    assert np.array_equal(_read(whole.output), _read(striped.output))
+
+
+@settings(max_examples=60, deadline=None)
+@given(height=st.integers(1, 700), width=st.integers(1, 900), size=st.sampled_from([64, 128, 256]),
+       overlap=st.sampled_from([0, 16, 32]), columns=st.integers(1, 5), enhancing=st.booleans(),
+       corner=st.tuples(st.floats(0, 0.9), st.floats(0, 0.9)))
+def test_stripes_cover_every_window_once_with_what_it_needs(height, width, size, overlap, columns, enhancing, corner):
+    plan = TilePlan(height, width, size, overlap)
+    top, left = int(corner[0] * height), int(corner[1] * width)
+    box = Box(Span(top, height), Span(left, width))
+    planned = stripes(plan, box, enhancing, columns)
+    windows = [w for s in planned for w in s.windows]
+    assert sorted(windows, key=lambda w: w[0]) == list(plan.output_windows(box))
+    for s in planned:
+        assert len({plan.position(o)[1] for o, _ in s.windows}) <= columns
+        assert list(s.decode) == sorted(set(s.decode)) and list(s.enhance) == sorted(set(s.enhance))
+        blended = {i for _, part in s.windows for i in plan.touching(part)}
+        if enhancing:
+            assert blended <= set(s.enhance)
+            assert {i for e in s.enhance for i in plan.touching(context_box(plan, e))} <= set(s.decode)
+        else:
+            assert blended <= set(s.decode) and not s.enhance
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--jobs", "0"], "--jobs 0 is invalid"),
+    (["--workers", "0"], "--workers 0 is invalid"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "either --workers"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
+])
+def test_bad_parallel_options_are_one_line_and_leave_nothing(args, message, scene, tiny_weights, tmp_path, capsys,
+                                                           monkeypatch):
+    import ldmrsic_core.runner as runner
+
+    monkeypatch.setattr(runner, "SCHEDULER_TIMEOUT", "1s")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code = main(["compress", str(scene), "-o", str(tmp_path / "x.ldmr"), "--model", str(tiny_weights), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and message in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
