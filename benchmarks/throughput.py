@@ -1,12 +1,15 @@
 """Speed and memory against scene size, side by side with GDAL's codecs, and where the time goes.
 
-    python benchmarks/throughput.py --work /tmp/throughput [--sizes 1024 4096 8192] [--threads 2]
+    python benchmarks/throughput.py --work /tmp/throughput [--sizes 1024 4096 20480x1024] [--jobs 1 2]
+        [--workers 2] [--no-gdal]
 
 Inputs: ``landsat8_224078_rgb_uint16.tif`` (2041×1860, uint16) and synthetic uint8 RGB scenes of
-size² pixels mosaicked (mirrored, so without seams) from ``naip_rgbn_uint8_2020.tif``, written
-window by window. Every run is a child process: wall seconds, megapixels per second and the
-child's own peak RSS (VmHWM). Ours: ``compress`` (quality 3, tile 512, overlap 16, CPU),
-``decompress --no-enhance`` and ``decompress`` (with enhancement). GDAL in the same run on the
+size² (or W×H) pixels mosaicked (mirrored, so without seams) from ``naip_rgbn_uint8_2020.tif``,
+written window by window. Ours runs once per ``--jobs`` value (tiles in flight in one process)
+and, with ``--workers N``, on a local Dask cluster of N worker processes. Every run is a child
+process: wall seconds, megapixels per second and the child's own peak RSS (VmHWM). Ours:
+``compress`` (quality 3, tile 512, overlap 16, ``--device``), ``decompress --no-enhance`` and
+``decompress`` (with enhancement); every placement must write the same file. GDAL in the same run on the
 same input: JP2OpenJPEG at about our rate (encode: GeoTIFF → .jp2; decode: .jp2 → GeoTIFF), and
 GeoTIFF with JPEG and WEBP compression (8-bit inputs only: GDAL's JPEG-in-TIFF and WEBP take
 8-bit data). With ``--profile`` the 1024² decompress+enhance is also run under cProfile and its
@@ -38,17 +41,17 @@ def child(kind: str, src: str, dst: str, extra: str) -> None:
     import rasterio
     import rasterio.shutil
 
+    options = json.loads(extra)
     start = time.perf_counter()
     if kind == "compress":
         from ldmrsic_core import compress_raster
 
-        compress_raster(src, dst, quality=3.0, device="cpu", overwrite=True)
+        compress_raster(src, dst, quality=3.0, overwrite=True, **options)
     elif kind in ("decompress", "decompress+enhance"):
         from ldmrsic_core import decompress_raster
 
-        decompress_raster(src, dst, device="cpu", enhance=kind != "decompress", overwrite=True)
+        decompress_raster(src, dst, enhance=kind != "decompress", overwrite=True, **options)
     elif kind == "gdal-encode":
-        options = json.loads(extra)
         rasterio.shutil.copy(src, dst, **options)
     elif kind == "gdal-decode":
         rasterio.shutil.copy(src, dst, driver="GTiff", tiled=True)
@@ -56,13 +59,20 @@ def child(kind: str, src: str, dst: str, extra: str) -> None:
 
 
 def measure(kind: str, src: Path, dst: Path, extra: dict | None = None) -> dict:
+    """Run one job in a child process; peak RSS is that process's own (not its Dask workers')."""
     out = subprocess.run([sys.executable, __file__, "--child", kind, str(src), str(dst), json.dumps(extra or {})],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def mosaic(source: Path, target: Path, size: int) -> Path:
-    """A size² RGB uint8 scene of mirrored copies of ``source``'s first three bands, written by windows."""
+def parse_size(text: str) -> tuple[int, int]:
+    """``"4096"`` → (4096, 4096); ``"20480x1024"`` → (width, height)."""
+    width, _, height = text.partition("x")
+    return int(width), int(height or width)
+
+
+def mosaic(source: Path, target: Path, width: int, height: int) -> Path:
+    """A width×height RGB uint8 scene of mirrored copies of ``source``'s first three bands, written by windows."""
     import numpy as np
     import rasterio
     from rasterio.windows import Window
@@ -71,38 +81,45 @@ def mosaic(source: Path, target: Path, size: int) -> Path:
         return target
     with rasterio.open(source) as src:
         data = src.read([1, 2, 3])
-        profile = {"driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
+        profile = {"driver": "GTiff", "width": width, "height": height, "count": 3, "dtype": "uint8",
                    "crs": src.crs, "transform": src.transform, "tiled": True, "blockxsize": 512,
                    "blockysize": 512, "compress": "deflate", "predictor": 2, "bigtiff": "IF_SAFER"}
     h, w = data.shape[1:]
-    rows = np.arange(size) % (2 * h)
+    rows = np.arange(height) % (2 * h)
     rows = np.where(rows < h, rows, 2 * h - 1 - rows)
-    cols = np.arange(size) % (2 * w)
+    cols = np.arange(width) % (2 * w)
     cols = np.where(cols < w, cols, 2 * w - 1 - cols)
     with rasterio.open(target, "w", **profile) as dst:
-        for r in range(0, size, 512):
-            for c in range(0, size, 512):
+        for r in range(0, height, 512):
+            for c in range(0, width, 512):
                 block = data[:, rows[r:r + 512]][:, :, cols[c:c + 512]]
                 dst.write(block, window=Window(c, r, block.shape[2], block.shape[1]))
     return target
 
 
-def scene_rows(src: Path, work: Path, name: str) -> list[tuple[str, str, float, float, float, float]]:
-    """(input, job, MP, seconds, MP/s, peak MB) for ours and GDAL's codecs on one input."""
+def scene_rows(src: Path, work: Path, name: str, placements: list[tuple[str, dict]],
+               gdal: bool = True) -> list[tuple[str, str, float, float, float, float]]:
+    """(input, job, MP, seconds, MP/s, peak MB) for ours (once per placement: where the tile jobs
+    run) and GDAL's codecs on one input. Every placement must write the same file."""
     import rasterio
 
     with rasterio.open(src) as ds:
         mp = ds.width * ds.height / 1e6
         eight_bit = ds.dtypes[0] == "uint8"
-    packed, rows = work / f"{name}.ldmr", []
-    jobs: list[tuple[str, Path, Path, dict | None]] = [
-        ("compress", src, packed, None),
-        ("decompress", packed, work / f"{name}.noenh.tif", None),
-        ("decompress+enhance", packed, work / f"{name}.enh.tif", None),
-    ]
-    for label, kind, src_, dst, extra in [(j[0], j[0], *j[1:]) for j in jobs]:
-        result = measure(kind, src_, dst, extra)
-        rows.append((name, f"ours: {label}", mp, result["seconds"], mp / result["seconds"], result["peak_mb"]))
+    packed, rows, first = work / f"{name}.ldmr", [], None
+    for where, options in placements:
+        jobs = [("compress", src, packed), ("decompress", packed, work / f"{name}.noenh.tif"),
+                ("decompress+enhance", packed, work / f"{name}.enh.tif")]
+        for kind, src_, dst in jobs:
+            result = measure(kind, src_, dst, options)
+            rows.append((name, f"ours ({where}): {kind}", mp, result["seconds"], mp / result["seconds"],
+                         result["peak_mb"]))
+        if first is None:
+            first = packed.read_bytes()
+        elif packed.read_bytes() != first:
+            raise SystemExit(f"{where} wrote another file than {placements[0][0]}: a bug")
+    if not gdal:
+        return rows
     bpp = 8 * packed.stat().st_size / (mp * 1e6)
     gdal = [("JP2OpenJPEG", work / f"{name}.jp2", _jp2_options(bpp, "uint8" if eight_bit else "uint16"))]
     if eight_bit:
@@ -168,19 +185,27 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1024, 4096, 8192])
+    parser.add_argument("--sizes", nargs="*", default=["1024", "4096", "8192"], help="N (N²) or WxH")
+    parser.add_argument("--jobs", type=int, nargs="*", default=[1], help="tiles in flight in one process")
+    parser.add_argument("--workers", type=int, default=None, help="also run on a local Dask cluster")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (for ours)")
     parser.add_argument("--no-landsat", action="store_true")
+    parser.add_argument("--no-gdal", action="store_true")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     inputs = [] if args.no_landsat else [(SHARED / LANDSAT, "landsat8-uint16")]
-    inputs += [(mosaic(SHARED / NAIP, args.work / f"naip-mosaic-{s}.tif", s), f"mosaic-{s}") for s in args.sizes]
+    inputs += [(mosaic(SHARED / NAIP, args.work / f"naip-mosaic-{s}.tif", *parse_size(s)), f"mosaic-{s}")
+               for s in args.sizes]
+    placements = [(f"jobs {j}", {"jobs": j, "device": args.device}) for j in args.jobs]
+    if args.workers:
+        placements.append((f"Dask {args.workers} workers", {"workers": args.workers, "device": args.device}))
     print("| input | job | MP | seconds | MP/s | peak RSS MB |\n|---|---|---|---|---|---|", flush=True)
     for src, name in inputs:
-        for row in scene_rows(src, args.work, name):
+        for row in scene_rows(src, args.work, name, placements, gdal=not args.no_gdal):
             print("| {} | {} | {:.2f} | {:.1f} | {:.3f} | {:.0f} |".format(*row), flush=True)
     if args.profile:
-        smallest = min(args.sizes) if args.sizes else None
+        smallest = min(args.sizes, key=lambda s: parse_size(s)[0] * parse_size(s)[1]) if args.sizes else None
         profile(args.work / (f"mosaic-{smallest}.ldmr" if smallest else "landsat8-uint16.ldmr"), args.work)
 
 

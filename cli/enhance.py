@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ldmrsic_cli.options import device_option, echo_err, enhancer_option, overwrite_option, progress_bar
+from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, overwrite_option, parallel_options,
+                                 progress_bar)
 
 
 @click.command()
@@ -20,9 +21,11 @@ from ldmrsic_cli.options import device_option, echo_err, enhancer_option, overwr
 @click.option("--source-bpp", type=float, default=None,
               help="Bits per pixel INPUT was coded at [default: from the size of INPUT when it is a JPEG2000 file].")
 @device_option
+@parallel_options
 @overwrite_option
 @click.pass_context
-def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, source_bpp, device, overwrite):
+def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, source_bpp, device, jobs, workers,
+            scheduler, overwrite):
     """Enhance a raster decoded by a classical codec (JPEG2000*: LDM-RSIC enhancement of
     archives that are already JPEG2000-compressed). Georeferencing and metadata are kept.
 
@@ -36,7 +39,8 @@ def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, so
                                 overlap=DEFAULT_OVERLAP if overlap is None else overlap,
                                 value_range=tuple(value_range) if value_range else None,
                                 source_bpp=source_bpp, device=device,
-                                overwrite=overwrite, progress=update)
+                                overwrite=overwrite, progress=update, jobs=jobs, workers=workers,
+                                scheduler=scheduler)
     finally:
         close()
     for note in result.notes:

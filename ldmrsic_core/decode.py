@@ -29,7 +29,14 @@ from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
 from ldmrsic_core.header import Header, exact_entropy
 from ldmrsic_core.models.registry import load_codec, named_weights
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
-from ldmrsic_core.raster_io import check_written, output_profile, restore_metadata, window, write_errors
+from ldmrsic_core.raster_io import (
+    bounded_gdal_cache,
+    check_written,
+    output_profile,
+    restore_metadata,
+    window,
+    write_errors,
+)
 from ldmrsic_core.runner import TileRunner, open_runner
 from ldmrsic_core.schedule import OrderedResults, Stripe, context_box, stripe_columns, stripes, use_counts
 from ldmrsic_core.tile_jobs import (
@@ -169,7 +176,8 @@ def decompress_raster(
         write_mask = info.nodata is None and (info.mask_kind == "dataset-mask" or
                                               (allow_damaged and info.mask_kind != "nan"))
         total = sum(1 for _ in header.plan.output_windows(box))
-        with open_runner(jobs, workers, scheduler) as runner, atomic_output(target, overwrite, inputs=(source,)) as tmp:
+        with open_runner(jobs, workers, scheduler) as runner, bounded_gdal_cache(), \
+                atomic_output(target, overwrite, inputs=(source,)) as tmp:
             source_of_windows = _WindowSource(reader, header, runner, decode, enhance_settings, allow_damaged)
             tiff = temporary_sibling(target, ".tif.part") if cog else tmp
             try:
@@ -275,7 +283,8 @@ class _WindowSource:
         for index, needs in zip(stripe.enhance, contexts):
             context, crop = None, plan.extent(index).relative_to(context_box(plan, index))
             if decoded.get(index).unit is not None:
-                context, _ = blend(plan, context_box(plan, index), bands, lambda i: decoded.get(i).unit)
+                blended, _ = blend(plan, context_box(plan, index), bands, lambda i: decoded.get(i).unit)
+                context = blended.astype(np.float32)  # what MEN takes: half the bytes to hold or send
             decoded.release(needs)
             yield self.enhance_settings, index, context, crop
 

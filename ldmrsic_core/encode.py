@@ -18,7 +18,7 @@ from ldmrsic_core.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.models.registry import load_codec
 from ldmrsic_core.outputs import atomic_output, check_output
-from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
+from ldmrsic_core.raster_io import bounded_gdal_cache, describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.runner import open_runner
 from ldmrsic_core.tile_jobs import EncodeSettings, encode_tile, model_ref
 from ldmrsic_core.tiling import TilePlan, validate
@@ -82,7 +82,7 @@ def compress_raster(
     codec = load_codec(model, resolve_device(device))
     codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec")
     enhancement = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer)
-    with open_source(source) as src:
+    with bounded_gdal_cache(), open_source(source) as src:
         selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)

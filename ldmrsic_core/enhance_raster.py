@@ -17,13 +17,14 @@ import numpy as np
 import rasterio
 
 from ldmrsic_core.bands import group_bands, parse_band_list
-from ldmrsic_core.blending import TileCache, blend
+from ldmrsic_core.blending import blend
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.weights import default_enhancer, load_enhancer
 from ldmrsic_core.enhance.enhancer import bpp_level
 from ldmrsic_core.errors import InputError, WeightsError
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.raster_io import (
+    bounded_gdal_cache,
     check_written,
     describe,
     open_source,
@@ -34,12 +35,16 @@ from ldmrsic_core.raster_io import (
     window,
     write_errors,
 )
-from ldmrsic_core.tile_codec import enhance_groups
+from ldmrsic_core.runner import open_runner
+from ldmrsic_core.schedule import OrderedResults, stripe_columns, stripes, use_counts
+from ldmrsic_core.tile_jobs import EnhanceSettings, enhance_tile, model_ref
 from ldmrsic_core.tiling import TilePlan, validate
 
 SOURCES = ("jpeg2000",)
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 32
+#: Memory for the enhanced tiles held at once (sets the stripe width, see :mod:`.schedule`).
+ENHANCE_MEMORY = 512 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -67,11 +72,15 @@ def enhance_raster(
     device: str = "auto",
     overwrite: bool = False,
     progress: Progress | None = None,
+    jobs: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> EnhanceResult:
     """Enhance every band of a raster that ``source`` (a classical codec) decoded; write a GeoTIFF.
 
     The model is told the rate the raster was coded at: ``source_bpp`` if given, else the size of
-    the JPEG2000 file itself (bits per pixel, all bands together)."""
+    the JPEG2000 file itself (bits per pixel, all bands together). Tiles are enhanced as jobs
+    (``jobs``, ``workers``, ``scheduler``: see :func:`~ldmrsic_core.encode.compress_raster`)."""
     src_path, target = Path(input), Path(output)
     check_output(target, overwrite, (src_path,))
     validate(tile, overlap)
@@ -86,7 +95,7 @@ def enhance_raster(
     if model.source != source:
         raise WeightsError(f"enhancer {model.name} restores {model.source} output, not {source}")
     notes: list[str] = []
-    with open_source(src_path) as src:
+    with bounded_gdal_cache(), open_source(src_path) as src:
         level = None
         if model.conditioned:
             rate = source_bpp if source_bpp is not None else _coded_bpp(src, src_path)
@@ -99,34 +108,44 @@ def enhance_raster(
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
         mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range)
-        groups = group_bands(info.count)
+        settings = EnhanceSettings(model_ref(name, model, device, "enhancer"),
+                                   tuple(tuple(g) for g in group_bands(info.count)), level)
 
-        def enhanced(index: int) -> np.ndarray:
-            values, _ = read_pixels(src, selected, plan.extent(index))
-            unit = np.stack([m.to_unit(v) for m, v in zip(mappings, values)])
-            return enhance_groups(model.model, np.nan_to_num(unit), groups, index, torch_device, level)
+        def enhance_jobs(tiles: tuple[int, ...]):  # read ahead in this thread while the jobs run
+            for index in tiles:
+                extent = plan.extent(index)
+                values, _ = read_pixels(src, selected, extent)
+                unit = np.nan_to_num(np.stack([m.to_unit(v) for m, v in zip(mappings, values)]))
+                yield settings, index, unit, extent.relative_to(extent)
 
-        cache: TileCache[np.ndarray] = TileCache(3 * plan.shape[1] + 3)  # three tile rows: each tile enhanced once
         profile = output_profile(info, info.height, info.width, src.transform)
-        parts = list(plan.output_windows(plan.full()))
-        any_valid = False
-        with atomic_output(target, overwrite, inputs=(src_path,)) as tmp:
+        total = sum(1 for _ in plan.output_windows(plan.full()))
+        columns = stripe_columns(plan, info.count, ENHANCE_MEMORY)
+        any_valid, done = False, 0
+        with open_runner(jobs, workers, scheduler) as runner, \
+                atomic_output(target, overwrite, inputs=(src_path,)) as tmp:
             with write_errors(target), rasterio.open(tmp, "w", **profile) as dst:
                 restore_metadata(dst, info)
                 dst.update_tags(LDMRSIC_ENHANCER=f"{model.name} sha256:{model.sha256}")
-                for done, (_, part) in enumerate(parts, start=1):
-                    original, valid = read_pixels(src, selected, part)
-                    out = original
-                    if valid.any():  # windows without a valid pixel are copied, not enhanced
-                        any_valid = True
-                        unit, _ = blend(plan, part, info.count, lambda i: cache.get_or(i, enhanced))
-                        restored = np.stack([m.from_unit(unit[b], info.dtype) for b, m in enumerate(mappings)])
-                        out = np.where(valid, restored, original)
-                    dst.write(out, window=window(part))
-                    if info.mask_kind == "dataset-mask":
-                        dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(part))
-                    if progress:
-                        progress(done, len(parts))
+                for stripe in stripes(plan, plan.full(), False, columns):  # stripe.decode: the tiles to enhance
+                    blended = [plan.touching(part) for _, part in stripe.windows]
+                    results = runner.map_ordered(enhance_tile, enhance_jobs(stripe.decode))
+                    enhanced = OrderedResults(stripe.decode, results, use_counts(blended))
+                    for (_, part), needs in zip(stripe.windows, blended):
+                        original, valid = read_pixels(src, selected, part)
+                        out = original
+                        if valid.any():  # windows without a valid pixel are copied as they are
+                            any_valid = True
+                            unit, _ = blend(plan, part, info.count, enhanced.get)
+                            restored = np.stack([m.from_unit(unit[b], info.dtype) for b, m in enumerate(mappings)])
+                            out = np.where(valid, restored, original)
+                        enhanced.release(needs)
+                        dst.write(out, window=window(part))
+                        if info.mask_kind == "dataset-mask":
+                            dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(part))
+                        done += 1
+                        if progress:
+                            progress(done, total)
                 if not any_valid:
                     raise InputError(f"{src_path.name} has no valid pixel (every value is nodata or masked): "
                                      "there is nothing to enhance")

@@ -22,6 +22,17 @@ from ldmrsic_core.header import RasterInfo
 from ldmrsic_core.tiling import Box
 
 
+#: GDAL's block cache for our reads and writes. GDAL's default is 5% of the RAM, and reading a
+#: scene (or reading back a written one) fills it: the process would grow with the scene up to
+#: that size (measured: reading back an 8192² uint8 GeoTIFF, 267 MB peak RSS against 75 MB at 64 MB).
+GDAL_CACHE_MB = 128
+
+
+def bounded_gdal_cache() -> rasterio.Env:
+    """A rasterio environment with GDAL's block cache capped at :data:`GDAL_CACHE_MB`."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
+
+
 def open_source(path: Path) -> rasterio.DatasetReader:
     """Open a raster for reading or raise :class:`InputError` saying why it cannot be used."""
     if not path.exists():

@@ -148,3 +148,18 @@ def test_bad_parallel_options_are_one_line_and_leave_nothing(args, message, scen
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and message in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_jpeg2000_enhancement_is_the_same_on_threads_and_in_stripes(scene, paired_enhancer, tmp_path, monkeypatch):
+    import rasterio.shutil
+
+    import ldmrsic_core.enhance_raster as enhance_module
+
+    jp2 = tmp_path / "scene.jp2"
+    rasterio.shutil.copy(scene, jp2, driver="JP2OpenJPEG", QUALITY=10, REVERSIBLE="NO")
+    options = {"enhancer": "tiny-jp2", "tile": 64, "overlap": 16, "device": "cpu"}
+    inline = enhance_module.enhance_raster(jp2, tmp_path / "inline.tif", jobs=1, **options)
+    monkeypatch.setattr(enhance_module, "ENHANCE_MEMORY", 2 * 8 * 4 * 3 * 64 * 64)  # stripes of two columns
+    striped = enhance_module.enhance_raster(jp2, tmp_path / "striped.tif", jobs=2, **options)
+    assert np.array_equal(_read(inline.output), _read(striped.output))
+    assert not np.array_equal(_read(inline.output), _read(jp2))  # it did enhance
