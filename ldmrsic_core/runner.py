@@ -27,16 +27,18 @@ from ldmrsic_core.errors import InputError
 
 #: How long to try reaching a Dask scheduler given by address.
 SCHEDULER_TIMEOUT = "10s"
-#: torch's oneDNN convolutions round differently on one thread than on two or more (measured:
-#: 1 differs, 2, 3, 4 and 8 agree), so model calls never run on fewer threads than this.
-MIN_MODEL_THREADS = 2
+#: torch threads of every job's model calls, whatever the number of jobs or workers: the same
+#: tile can come out with other bits on another thread count (measured with oneDNN: 1, 2 and 3
+#: threads give three different results for the codec's transforms and the enhancer; see
+#: benchmarks/pipeline_choices.py). More cores are used by running more jobs at once.
+JOB_THREADS = 2
 
 
 @dataclass(frozen=True)
 class JobSettings:
     """How each job runs its model calls: intra-op threads (the same in every process)."""
 
-    threads: int
+    threads: int = JOB_THREADS
 
     def apply(self) -> None:
         import torch
@@ -46,13 +48,8 @@ class JobSettings:
 
 
 def default_jobs() -> int:
-    """Tiles in flight in one process: half the cores (each job uses two threads), at least one."""
-    return max(1, (os.cpu_count() or 1) // MIN_MODEL_THREADS)
-
-
-def job_settings(jobs: int) -> JobSettings:
-    """Threads per job so that ``jobs`` jobs share this machine's cores (never below the minimum)."""
-    return JobSettings(max(MIN_MODEL_THREADS, (os.cpu_count() or 1) // max(1, jobs)))
+    """Tiles in flight in one process: one per :data:`JOB_THREADS` cores, at least one."""
+    return max(1, (os.cpu_count() or 1) // JOB_THREADS)
 
 
 def _run(settings: JobSettings, fn: Callable[..., Any], *args: Any) -> Any:
@@ -63,11 +60,10 @@ def _run(settings: JobSettings, fn: Callable[..., Any], *args: Any) -> Any:
 class TileRunner:
     """Runs jobs in the calling thread (``jobs == 1``) or in a pool of ``jobs`` threads."""
 
-    def __init__(self, jobs: int = 1, settings: JobSettings | None = None):
+    def __init__(self, jobs: int = 1, settings: JobSettings = JobSettings()):
         if jobs < 1:
             raise InputError(f"--jobs {jobs} is invalid: use 1 or more")
-        self.jobs = jobs
-        self.settings = settings or job_settings(jobs)
+        self.jobs, self.settings = jobs, settings
         self._pool = ThreadPoolExecutor(jobs, thread_name_prefix="ldmrsic-job") if jobs > 1 else None
 
     @property
@@ -146,15 +142,13 @@ def open_runner(jobs: int | None = None, workers: int | None = None,
 
 
 def _dask_runner(workers: int | None, scheduler: str | None) -> DaskRunner:
-    """Each task runs its model calls on :data:`MIN_MODEL_THREADS` threads on a cluster (its workers
-    run one task per core thread), on its share of this machine's cores on a local one."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise InputError("--workers and --scheduler need Dask: pip install 'ldmrsic-geo[cluster]'") from None
     if scheduler is not None:
         try:
-            return DaskRunner(Client(scheduler, timeout=SCHEDULER_TIMEOUT), JobSettings(MIN_MODEL_THREADS))
+            return DaskRunner(Client(scheduler, timeout=SCHEDULER_TIMEOUT), JobSettings())
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); check the address "
                              "(e.g. tcp://host:8786) and that the scheduler runs") from None
@@ -169,4 +163,4 @@ def _dask_runner(workers: int | None, scheduler: str | None) -> DaskRunner:
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return DaskRunner(Client(cluster), job_settings(workers), own_cluster=cluster)
+    return DaskRunner(Client(cluster), JobSettings(), own_cluster=cluster)
