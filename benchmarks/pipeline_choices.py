@@ -10,11 +10,16 @@
    512² tiles of a real scene three ways — one after the other on two threads, the entropy
    coding of each tile handed to a worker thread while the next tile's analysis runs, and two
    tiles at a time (two threads each).
+4. With ``--readback FILE``: peak RSS of reading a GeoTIFF back block by block (what decompress
+   does to catch GDAL's silent write failures), with GDAL's default block cache and with ours.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -123,10 +128,39 @@ def timing(codec) -> None:
           f"thread {pipelined:.1f} s; two tiles at a time {two_at_once:.1f} s")
 
 
+def readback(path: Path) -> None:
+    peaks = {}
+    for cache in ("default", "capped"):
+        out = subprocess.run([sys.executable, __file__, "--readback-child", str(path), cache],
+                             check=True, capture_output=True, text=True)
+        peaks[cache] = json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
+    print(f"\nReading back {path.name} block by block: peak RSS {peaks['default']:.0f} MB with GDAL's default "
+          f"block cache, {peaks['capped']:.0f} MB with ldmrsic-geo's (GDAL_CACHE_MB)")
+
+
+def _readback_child(path: str, cache: str) -> None:
+    from ldmrsic_core.raster_io import bounded_gdal_cache, check_written
+
+    if cache == "capped":
+        with bounded_gdal_cache():
+            check_written(Path(path), Path(path))
+    else:
+        check_written(Path(path), Path(path))
+    peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+    print(json.dumps({"peak_mb": peak}))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--readback-child"]:
+        _readback_child(*sys.argv[2:4])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timing", action="store_true")
+    parser.add_argument("--readback", type=Path, default=None)
     args = parser.parse_args()
+    if args.readback:
+        readback(args.readback)
+        return
     codec = load_codec(None, "cpu").model
     tiny = CONFIGS["elic-tiny"].build().eval()
     enhancer = load_enhancer("men-small-ucm-1", "cpu").model
