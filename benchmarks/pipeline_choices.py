@@ -111,10 +111,21 @@ def timing(codec) -> None:
 
     torch.set_num_threads(2)
     entropy(analysis(tiles[0]))  # warm-up
-    start = time.perf_counter()
-    for x in tiles:
-        entropy(analysis(x))
-    sequential = time.perf_counter() - start
+    for size, batch in ((256, [x[..., r:r + 256, c:c + 256].contiguous() for x in tiles[:4] for r in (0, 256) for c in (0, 256)]),
+                        (512, tiles)):
+        spent = {"analysis": 0.0, "entropy": 0.0}
+        for x in batch:
+            start = time.perf_counter()
+            y = analysis(x)
+            spent["analysis"] += time.perf_counter() - start
+            start = time.perf_counter()
+            entropy(y)
+            spent["entropy"] += time.perf_counter() - start
+        total = sum(spent.values())
+        print(f"\n{len(batch)} tiles of {size}², compress one after the other: {total:.1f} s; analysis g_a "
+              f"{spent['analysis']:.1f} s ({100 * spent['analysis'] / total:.0f}%), exact entropy coding "
+              f"{spent['entropy']:.1f} s ({100 * spent['entropy'] / total:.0f}%)")
+    sequential = total
     start = time.perf_counter()
     with ThreadPoolExecutor(1) as pool:
         for f in [pool.submit(on_threads(1, entropy), analysis(x)) for x in tiles]:
