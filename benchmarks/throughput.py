@@ -7,7 +7,8 @@ Inputs: ``landsat8_224078_rgb_uint16.tif`` (2041×1860, uint16) and synthetic ui
 size² (or W×H) pixels mosaicked (mirrored, so without seams) from ``naip_rgbn_uint8_2020.tif``,
 written window by window. Ours runs once per ``--jobs`` value (tiles in flight in one process)
 and, with ``--workers N``, on a local Dask cluster of N worker processes. Every run is a child
-process: wall seconds, megapixels per second and the child's own peak RSS (VmHWM). Ours:
+process: wall seconds, megapixels per second, the child's own peak RSS (VmHWM) and, on a GPU,
+the peak GPU memory torch reserved. Ours:
 ``compress`` (quality 3, tile 512, overlap 16, ``--device``), ``decompress --no-enhance`` and
 ``decompress`` (with enhancement); every placement must write the same file. GDAL in the same run on the
 same input: JP2OpenJPEG at about our rate (encode: GeoTIFF → .jp2; decode: .jp2 → GeoTIFF), and
@@ -36,6 +37,14 @@ def peak_mb() -> float:
     return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
 
 
+def peak_gpu_mb() -> float | None:
+    """Peak GPU memory torch reserved in this process (what the GPU had to hold), None without CUDA use."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return max(torch.cuda.max_memory_reserved(i) for i in range(torch.cuda.device_count())) / 2**20
+
+
 def child(kind: str, src: str, dst: str, extra: str) -> None:
     """One measured job in this (fresh) process; prints {"seconds", "peak_mb"} as JSON."""
     import rasterio
@@ -55,7 +64,7 @@ def child(kind: str, src: str, dst: str, extra: str) -> None:
         rasterio.shutil.copy(src, dst, **options)
     elif kind == "gdal-decode":
         rasterio.shutil.copy(src, dst, driver="GTiff", tiled=True)
-    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": peak_mb()}))
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": peak_mb(), "peak_gpu_mb": peak_gpu_mb()}))
 
 
 def measure(kind: str, src: Path, dst: Path, extra: dict | None = None) -> dict:
@@ -98,8 +107,8 @@ def mosaic(source: Path, target: Path, width: int, height: int) -> Path:
 
 
 def scene_rows(src: Path, work: Path, name: str, placements: list[tuple[str, dict]],
-               gdal: bool = True) -> list[tuple[str, str, float, float, float, float]]:
-    """(input, job, MP, seconds, MP/s, peak MB) for ours (once per placement: where the tile jobs
+               gdal: bool = True) -> list[tuple[str, str, float, float, float, float, str]]:
+    """(input, job, MP, seconds, MP/s, peak MB, peak GPU MB) for ours (once per placement: where the tile jobs
     run) and GDAL's codecs on one input. Every placement must write the same file."""
     import rasterio
 
@@ -112,8 +121,9 @@ def scene_rows(src: Path, work: Path, name: str, placements: list[tuple[str, dic
                 ("decompress+enhance", packed, work / f"{name}.enh.tif")]
         for kind, src_, dst in jobs:
             result = measure(kind, src_, dst, options)
+            gpu = result.get("peak_gpu_mb")
             rows.append((name, f"ours ({where}): {kind}", mp, result["seconds"], mp / result["seconds"],
-                         result["peak_mb"]))
+                         result["peak_mb"], "–" if gpu is None else f"{gpu:.0f}"))
         if first is None:
             first = packed.read_bytes()
         elif packed.read_bytes() != first:
@@ -130,8 +140,8 @@ def scene_rows(src: Path, work: Path, name: str, placements: list[tuple[str, dic
     for label, dst, options in gdal:
         enc = measure("gdal-encode", src, dst, options)
         dec = measure("gdal-decode", dst, work / f"{name}.{dst.suffix[1:]}.back.tif")
-        rows.append((name, f"GDAL {label}: encode", mp, enc["seconds"], mp / enc["seconds"], enc["peak_mb"]))
-        rows.append((name, f"GDAL {label}: decode", mp, dec["seconds"], mp / dec["seconds"], dec["peak_mb"]))
+        rows.append((name, f"GDAL {label}: encode", mp, enc["seconds"], mp / enc["seconds"], enc["peak_mb"], "–"))
+        rows.append((name, f"GDAL {label}: decode", mp, dec["seconds"], mp / dec["seconds"], dec["peak_mb"], "–"))
     return rows
 
 
@@ -200,10 +210,11 @@ def main() -> None:
     placements = [(f"jobs {j}", {"jobs": j, "device": args.device}) for j in args.jobs]
     if args.workers:
         placements.append((f"Dask {args.workers} workers", {"workers": args.workers, "device": args.device}))
-    print("| input | job | MP | seconds | MP/s | peak RSS MB |\n|---|---|---|---|---|---|", flush=True)
+    print("| input | job | MP | seconds | MP/s | peak RSS MB | peak GPU MB |", "|---|---|---|---|---|---|---|",
+          sep="\n", flush=True)
     for src, name in inputs:
         for row in scene_rows(src, args.work, name, placements, gdal=not args.no_gdal):
-            print("| {} | {} | {:.2f} | {:.1f} | {:.3f} | {:.0f} |".format(*row), flush=True)
+            print("| {} | {} | {:.2f} | {:.1f} | {:.3f} | {:.0f} | {} |".format(*row), flush=True)
     if args.profile:
         smallest = min(args.sizes, key=lambda s: parse_size(s)[0] * parse_size(s)[1]) if args.sizes else None
         profile(args.work / (f"mosaic-{smallest}.ldmr" if smallest else "landsat8-uint16.ldmr"), args.work)
