@@ -4,10 +4,15 @@ long it takes and how much memory the process peaks at.
 Every case runs ``ldmrsic-geo`` in a fresh process (timeout 300 s) on a copy of one real file
 (the bundled codec on ``tests/data/naip_uint8_4band.tif``, 64-pixel tiles), and prints a
 Markdown table: case, exit status, the error line (or the result line), seconds, peak RSS.
-The bad-input matrix of every command is in ``tests/test_bad_input.py`` (``pytest
---durations=0`` times it). Example::
+
+With ``--bad-input`` it runs instead the bad-input matrix of every command — the cases of
+``tests/test_bad_input.py`` and ``tests/test_cli.py`` (with the bundled models instead of the
+tests' tiny random ones), a full disk, and SIGINT/SIGTERM during compress and decompress — and
+adds whether every file in the folder was left as it was and no partial output remains.
+Examples::
 
     python benchmarks/reliability.py --work /tmp/reliability
+    python benchmarks/reliability.py --work /tmp/reliability --bad-input
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -26,13 +32,14 @@ import time
 import zlib
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "fuzz"))
 from harness import reseal  # noqa: E402
 
-from ldmrsic_core.container import MAGIC, PREAMBLE_SIZE, ContainerReader  # noqa: E402
+from ldmrsic_core.container import PREAMBLE_SIZE, ContainerReader  # noqa: E402
 from ldmrsic_core.header import Header  # noqa: E402
 from ldmrsic_core.tile_payload import TilePayload  # noqa: E402
 
@@ -90,10 +97,14 @@ def with_header(data: bytes, header: dict, level: int = 9) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, required=True, help="scratch folder (emptied)")
+    parser.add_argument("--bad-input", action="store_true", help="the bad-input matrix of every command")
     args = parser.parse_args()
     work = args.work
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    if args.bad_input:
+        bad_input(work)
+        return
     good = work / "good.ldmr"
     subprocess.run([*CLI, "compress", str(SCENE), "-o", str(good), "--tile", "64", "--overlap", "8"], check=True)
     data = good.read_bytes()
@@ -166,6 +177,90 @@ def main() -> None:
         if str(evil) in extra:
             line = ("[CODE RAN] " if marker.exists() else "[code did not run] ") + line
         print(f"| {name} | {code} | {line.replace('|', '/')[:220]} | {seconds:.1f} | {rss:.0f} |")
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def _partial(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.name.endswith(".part"))
+
+
+def bad_input(work: Path) -> None:
+    """Each bad-input case in a fresh CLI process, with what it left behind."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import DATA, write_raster
+    from test_bad_input import CASES, FULL_DISK, ZERO_SIZE_VRT, _mount_small_tmpfs
+
+    model = "elic-small-ucm-1"
+    d = work / "inputs"
+    d.mkdir()
+    shutil.copy(DATA / "rgb_uint8_nodata.tif", d / "scene.tif")
+    (d / "notes.txt").write_text("not a raster")
+    (d / "empty.ldmr").write_bytes(b"")
+    subprocess.run([*CLI, "compress", str(d / "scene.tif"), "-o", str(d / "scene.ldmr"), "--tile", "128"], check=True)
+    (d / "existing.tif").write_bytes(b"keep me")
+    write_raster(d / "allnodata.tif", np.zeros((3, 64, 64), dtype="uint8"), nodata=0)
+    (d / "zero.vrt").write_text(ZERO_SIZE_VRT)
+    write_raster(d / "complex.tif", np.ones((1, 8, 8), dtype="complex64"))
+    write_raster(d / "nocrs.tif", np.random.default_rng(0).integers(0, 255, (3, 64, 64), dtype="uint8"), crs=None)
+    write_raster(d / "big.tif", np.random.default_rng(1).integers(0, 255, (3, 1024, 1024), dtype="uint8"))
+    subprocess.run([*CLI, "compress", str(d / "big.tif"), "-o", str(d / "big.ldmr"), "--tile", "256"], check=True)
+
+    cases = {name: [a.format(d=d, w=model) for a in args] for name, (args, _) in CASES.items()}
+    cases.update({
+        "compress missing": ["compress", f"{d}/missing.tif", "-o", f"{d}/o.ldmr"],
+        "compress not a raster": ["compress", f"{d}/notes.txt", "-o", f"{d}/o.ldmr"],
+        "compress complex dtype": ["compress", f"{d}/complex.tif", "-o", f"{d}/o.ldmr"],
+        "compress folder missing": ["compress", f"{d}/scene.tif", "-o", f"{d}/no/such/o.ldmr"],
+        "compress output exists": ["compress", f"{d}/scene.tif", "-o", f"{d}/scene.ldmr"],
+        "compress output is input": ["compress", f"{d}/scene.tif", "-o", f"{d}/scene.tif", "--overwrite"],
+        "compress without CRS (allowed; output removed after)": ["compress", f"{d}/nocrs.tif", "-o", f"{d}/nocrs.ldmr"],
+        "compress quality 9": ["compress", f"{d}/scene.tif", "-o", f"{d}/o.ldmr", "-q", "9"],
+        "info zero-byte file": ["info", f"{d}/empty.ldmr"],
+    })
+    print("One CLI process per case (seconds include starting Python and importing torch); 'files kept': every"
+          " file in the inputs folder byte-identical afterwards and no .part anywhere.\n")
+    print("| case | exit | message | files kept | seconds | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+
+    def row(name: str, code: int, line: str, kept: bool, seconds: float, rss: float) -> None:
+        print(f"| {name} | {code} | {line.replace('|', '/')[:200]} | {'yes' if kept else 'NO'} | {seconds:.1f} | "
+              f"{rss:.0f} |", flush=True)
+
+    for name, args in cases.items():
+        before = _snapshot(d)
+        code, line, seconds, rss = run(args)
+        (d / "nocrs.ldmr").unlink(missing_ok=True)
+        row(name, code, line, _snapshot(d) == before and not _partial(d), seconds, rss)
+
+    for name, args in FULL_DISK.items():
+        full = work / "full"
+        full.mkdir()
+        if not _mount_small_tmpfs(full):
+            print(f"| {name}: disk full | not run: mounting a 64 KiB tmpfs needs root | | | | |")
+            continue
+        try:
+            code, line, seconds, rss = run([a.format(i=d, o=full, w=model) for a in args])
+            row(f"{name}: disk full (64 KiB tmpfs)", code, line, not any(full.iterdir()), seconds, rss)
+        finally:
+            subprocess.run(["umount", str(full)], check=True)
+            shutil.rmtree(full)
+
+    for command, args in (("compress", ["compress", f"{d}/big.tif", "-o", f"{work}/out.ldmr", "--tile", "128"]),
+                          ("decompress", ["decompress", f"{d}/big.ldmr", "-o", f"{work}/out.tif"])):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            start = time.perf_counter()
+            proc = subprocess.Popen([*CLI, *args], stderr=subprocess.PIPE, text=True)
+            while proc.poll() is None and not list(work.glob(".out.*.part")):
+                time.sleep(0.02)
+            seen = bool(list(work.glob(".out.*.part")))
+            proc.send_signal(sig)
+            err = proc.communicate(timeout=120)[1].strip().splitlines()
+            left = [p.name for p in work.glob("*out*")]
+            row(f"{sig.name} during {command} (partial output {'seen' if seen else 'NOT seen'} first)", proc.returncode,
+                err[-1] if err else "", not left, time.perf_counter() - start, float("nan"))
 
 
 class _Evil:

@@ -33,8 +33,12 @@ for command in (compress, decompress, enhance, evaluate, info, models, tile, tra
     cli.add_command(command)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (clean up, no output) but reported with its own exit status."""
+
+
 def _terminate(signum, frame):
-    raise KeyboardInterrupt
+    raise _Terminated
 
 
 def main(args: list[str] | None = None) -> int:
@@ -54,12 +58,10 @@ def main(args: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns KeyboardInterrupt into Abort
         click.echo("ldmrsic-geo: interrupted; no output was left behind", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("ldmrsic-geo: interrupted; no output was left behind", err=True)
-        return 130
+        terminated = isinstance(exc, _Terminated) or isinstance(exc.__cause__, _Terminated)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)  # 143 or 130, as shells report
     except (LdmrError, OSError) as exc:
         if debug:
             traceback.print_exc()
