@@ -11,8 +11,8 @@ tests' tiny random ones), a full disk, and SIGINT/SIGTERM during compress and de
 adds whether every file in the folder was left as it was and no partial output remains.
 Examples::
 
-    python benchmarks/reliability.py --work /tmp/reliability
-    python benchmarks/reliability.py --work /tmp/reliability --bad-input
+    python benchmarks/reliability.py --work scratch/reliability
+    python benchmarks/reliability.py --work scratch/reliability --bad-input
 """
 
 from __future__ import annotations
