@@ -1,6 +1,6 @@
 """Speed and memory against scene size, side by side with GDAL's codecs, and where the time goes.
 
-    python benchmarks/throughput.py --work /tmp/throughput [--sizes 1024 4096 20480x1024] [--jobs 1 2]
+    python benchmarks/throughput.py --work scratch/throughput [--sizes 1024 4096 20480x1024] [--jobs 1 2]
         [--workers 2] [--no-gdal]
 
 Inputs: ``landsat8_224078_rgb_uint16.tif`` (2041×1860, uint16) and synthetic uint8 RGB scenes of
