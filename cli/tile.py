@@ -17,16 +17,19 @@ from ldmrsic_cli.options import echo_err, overwrite_option, progress_bar
 @click.option("--bands", default=None, help="Bands to use, in order, e.g. 4,3,2 [default: all, in groups of three].")
 @click.option("--min-valid", type=float, default=0.9, show_default=True,
               help="Skip tiles with a smaller fraction of valid (not nodata) pixels.")
+@click.option("--scale", type=int, default=1, show_default=True,
+              help="Downsample by this whole factor first (block mean), e.g. 2 for JPEG sources, whose own "
+                   "artifacts a codec should not learn.")
 @overwrite_option
 @click.pass_context
-def tile(ctx, inputs, out, size, stride, bands, min_valid, overwrite):
+def tile(ctx, inputs, out, size, stride, bands, min_valid, scale, overwrite):
     """Cut rasters and images (files or folders) into lossless training tiles with a manifest."""
     from ldmrsic_core.training.tiles import cut_tiles
 
     update, close = progress_bar(ctx, "tile", unit="file")
     try:
         report = cut_tiles(list(inputs), out, size=size, stride=stride, bands=bands, min_valid=min_valid,
-                           overwrite=overwrite, progress=update)
+                           scale=scale, overwrite=overwrite, progress=update)
     finally:
         close()
     echo_err(f"wrote {report.written} tiles from {report.sources} files to {out} "

@@ -18,8 +18,10 @@ from ldmrsic_cli.options import echo_err
               help="Enhancement stages: which codec makes the decoded images (our codec, or JPEG2000 for JPEG2000*).")
 @click.option("--codec", "codec_model", default=None,
               help="Enhancement stages, --source ldmrsic: the frozen codec (name or path) [default: the bundled default].")
-@click.option("--init", "init_run", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="--stage ldm: the Stage I run to start from.")
+@click.option("--init", "init_run", default=None,
+              help="Warm start. --stage codec: an exported codec (name or weights file) whose weights the run "
+                   "starts from (fresh optimisers, --warmup); --stage prior: a Stage I run; --stage ldm: the "
+                   "Stage I run to start from (required).")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Enhancement stages: folder caching decoded images [default: pairs-cache next to --out].")
 @click.option("--tiles-limit", type=int, default=0, help="Use this many training images only [default: all].")
@@ -38,7 +40,8 @@ from ldmrsic_cli.options import echo_err
 @click.option("--ckpt-every", type=int, default=500, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=0, help="CPU threads [default: torch's choice].")
-@click.option("--no-bf16", is_flag=True, help="Train in float32 on CUDA too.")
+@click.option("--no-bf16", is_flag=True, help="Train in float32 [default: bf16 autocast on CUDA, and for the codec stage on CPUs with "
+                   "AVX-512 BF16 or AMX too (its entropy model stays in float32)].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context
@@ -59,7 +62,7 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
 
         config_name = config_name or "elic-small"
         check_config(config_name)
-        trainer = CodecTrainer(TrainConfig(config=config_name, **common, **given), resume=resume)
+        trainer = CodecTrainer(TrainConfig(config=config_name, init=init_run, **common, **given), resume=resume)
     else:
         from ldmrsic_core.enhance.enhancer import config as check_enhancer
         from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer

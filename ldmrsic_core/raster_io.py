@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError  # what GDAL errors raise; rasterio does not re-export it
-from rasterio.enums import ColorInterp
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import Window
 
 from ldmrsic_core.bands import ValueMapping, check_dtype, default_mapping
@@ -89,12 +89,22 @@ def window(box: Box) -> Window:
     return Window(box.cols.start, box.rows.start, box.cols.length, box.rows.length)
 
 
-def read_pixels(src: rasterio.DatasetReader, bands: list[int], box: Box) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel values (bands×rows×cols) and their validity (bool, same shape) inside ``box``."""
+def read_pixels(src: rasterio.DatasetReader, bands: list[int], box: Box,
+                scale: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel values (bands×rows×cols) and their validity (bool, same shape) inside ``box``.
+
+    With ``scale`` > 1, ``box`` is on a grid ``scale`` times coarser than the raster's: each
+    value is the mean of a ``scale``² block, valid only if the whole block is.
+    """
     win = window(box)
+    resampled: dict[str, Any] = {}
+    if scale > 1:
+        win = Window(win.col_off * scale, win.row_off * scale, win.width * scale, win.height * scale)
+        resampled = {"out_shape": (len(bands), box.rows.length, box.cols.length), "resampling": Resampling.average}
     try:
-        values = src.read(bands, window=win)
-        valid = src.read_masks(bands, window=win) > 0
+        values = src.read(bands, window=win, **resampled)
+        masks = src.read_masks(bands, window=win, **resampled)
+        valid = masks == 255 if scale > 1 else masks > 0
     except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:
         cause = exc.__cause__ or exc
         raise InputError(f"cannot read {Path(src.name).name} ({cause}): the file is damaged or truncated") from None
@@ -147,9 +157,10 @@ def restore_metadata(dst: rasterio.io.DatasetWriter, info: RasterInfo) -> None:
 
 
 def scan_mappings(src: rasterio.DatasetReader, info: RasterInfo, boxes: list[Box],
-                  value_range: tuple[float, float] | None = None) -> list[ValueMapping]:
+                  value_range: tuple[float, float] | None = None, scale: int = 1) -> list[ValueMapping]:
     """Per-band value mappings: ``value_range`` if given, 0–255 for 8-bit data, else each band's
-    valid min–max found by reading ``boxes`` (which should cover the raster) one at a time."""
+    valid min–max found by reading ``boxes`` (which should cover the raster, on the grid
+    ``scale`` times coarser, see :func:`read_pixels`) one at a time."""
     if value_range is not None:
         lo, hi = map(float, value_range)
         if not lo < hi:
@@ -160,7 +171,7 @@ def scan_mappings(src: rasterio.DatasetReader, info: RasterInfo, boxes: list[Box
     lo = np.full(info.count, np.inf)
     hi = np.full(info.count, -np.inf)
     for box in boxes:
-        values, valid = read_pixels(src, list(info.source_bands), box)
+        values, valid = read_pixels(src, list(info.source_bands), box, scale)
         for b in range(info.count):
             v = values[b][valid[b]]
             if v.size:

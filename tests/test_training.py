@@ -156,3 +156,38 @@ def test_export_then_compress_by_name(tiles, tmp_path, private_model_dir):
     with rasterio.open(restored) as r:
         assert r.count == 1
     assert main(["--quiet", "train", "export", str(run), "--name", "tiny-run", "--checkpoint", "last"]) == 1
+
+
+def test_init_starts_the_codec_from_exported_weights(tiles, tmp_path, tiny_weights, capsys):
+    run = tmp_path / "run"
+    trainer = CodecTrainer(TrainConfig(**{**config(tiles, run, 1).__dict__, "init": str(tiny_weights)}))
+    blob = torch.load(tiny_weights, weights_only=True)["state_dict"]
+    for name, value in trainer.net.state_dict().items():  # before any step: exactly the exported weights
+        torch.testing.assert_close(value, blob[name], rtol=0, atol=0)
+    assert trainer.opt.state == {}  # fresh optimisers
+    trainer.train(progress=False)
+    assert any(not torch.equal(v, blob[k]) for k, v in trainer.net.state_dict().items() if k in blob)
+    # a weights file of another configuration, and an enhancer, are one clear line each
+    args = ["--quiet", "train", "--tiles", str(tiles), "--out", str(tmp_path / "r2"), "--steps", "1", "--crop", "64"]
+    assert main([*args, "--config", "elic-small", "--init", str(tiny_weights)]) == 1
+    assert "is a elic-tiny codec, not --config elic-small" in capsys.readouterr().err
+    assert main([*args, "--config", "elic-tiny", "--init", "men-small-ucm-1"]) == 1
+    assert "is an enhancement model" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+
+
+def test_tile_scale_averages_blocks(tmp_path):
+    source = DATA / "l8_uint16_1band.tif"
+    out = tmp_path / "t"
+    assert main(["--quiet", "tile", str(source), "--out", str(out), "--size", "32", "--scale", "2"]) == 0
+    lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    first = next(line for line in lines if line["window"][:2] == [0, 0])
+    assert first["scale"] == 2 and first["window"] == [0, 0, 64, 64]  # source pixels
+    with rasterio.open(source) as src, rasterio.open(out / first["file"]) as t:
+        block = src.read(1, window=rasterio.windows.Window(0, 0, 64, 64)).astype(np.float64)
+        lo, hi = first["mapping"][0]
+        mean = block.reshape(32, 2, 32, 2).mean(axis=(1, 3))
+        step = 65535 / (hi - lo)  # GDAL rounds the block mean to the source's integers
+        np.testing.assert_allclose(t.read(1), np.rint((mean - lo) / (hi - lo) * 65535), atol=step + 1)
+        assert t.shape == (32, 32)
+    assert main(["--quiet", "tile", str(source), "--out", str(tmp_path / "u"), "--scale", "0"]) == 1

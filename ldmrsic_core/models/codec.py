@@ -86,11 +86,16 @@ class VariableRateElic(Elic2022Official):
         log_ig = (1 - t) * self.log_inv_gain[lo] + t * self.log_inv_gain[hi]
         return log_g.exp()[None, :, None, None], log_ig.exp()[None, :, None, None]
 
-    def forward(self, x: Tensor, quality: float = 3.0) -> dict[str, Any]:  # type: ignore[override]
+    def forward(self, x: Tensor, quality: float = 3.0, bf16: bool = False) -> dict[str, Any]:  # type: ignore[override]
+        """Training forward pass. ``bf16`` runs the analysis and synthesis transforms (most of the
+        work) under bf16 autocast; the entropy model and its likelihoods stay in float32."""
         gain, inv_gain = self.gains(quality)
-        y_out = self.latent_codec(self.g_a(x) * gain)
-        x_hat = self.g_s(y_out["y_hat"] * inv_gain)
-        return {"x_hat": x_hat, "likelihoods": y_out["likelihoods"]}
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            y = self.g_a(x)
+        y_out = self.latent_codec(y.float() * gain)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            x_hat = self.g_s(y_out["y_hat"] * inv_gain)
+        return {"x_hat": x_hat.float(), "likelihoods": y_out["likelihoods"]}
 
     @torch.no_grad()
     def compress(self, x: Tensor, quality: float = 3.0, exact: bool = False) -> dict[str, Any]:  # type: ignore[override]

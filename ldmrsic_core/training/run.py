@@ -85,7 +85,7 @@ class TrainingRun:
         stop = min(cfg.steps, until or cfg.steps)
         self.start()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, unit="step")
-        autocast = self.device.type == "cuda" and cfg.bf16
+        autocast = cfg.bf16 and bf16_supported(self.device)
         started, first = time.time(), self.step
         while self.step < stop:
             self.set_lr(self.opt)
@@ -212,6 +212,19 @@ def distributed_setup() -> tuple[int, int]:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend)
     return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """bf16 autocast pays on CUDA and on CPUs with native bf16 (AVX-512 BF16 or AMX), not elsewhere."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 def training_device(name: str, rank: int) -> torch.device:

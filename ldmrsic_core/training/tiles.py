@@ -66,12 +66,18 @@ def tile_positions(length: int, size: int, stride: int) -> list[int]:
 
 
 def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | None = None,
-              bands: str | None = None, min_valid: float = 0.9, overwrite: bool = False,
+              bands: str | None = None, min_valid: float = 0.9, scale: int = 1, overwrite: bool = False,
               progress: Callable[[int, int], None] | None = None) -> TileReport:
-    """Cut every input into ``size``² tiles (edge tiles down to half size kept) under ``out``."""
+    """Cut every input into ``size``² tiles (edge tiles down to half size kept) under ``out``.
+
+    ``scale`` > 1 downsamples first (each tile pixel the mean of ``scale``² source pixels): JPEG
+    sources lose most of their own block artifacts that way, and a codec should not learn those.
+    """
     stride = stride or size
     if size < 16 or stride < 1:
         raise InputError(f"--size {size} / --stride {stride} are invalid: use a size ≥ 16 and a positive stride")
+    if scale < 1:
+        raise InputError(f"--scale {scale} is invalid: use a whole factor of 1 or more")
     if not 0 <= min_valid <= 1:
         raise InputError(f"--min-valid {min_valid} is invalid: use a fraction from 0 to 1")
     files = expand_inputs(inputs)
@@ -83,7 +89,7 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
         raise OutputExistsError(f"{manifest} exists; pass --overwrite to cut tiles into {out} again")
     written: list[Path] = []
     try:
-        lines, skipped = _cut_all(files, out, size, stride, bands, min_valid, written, progress)
+        lines, skipped = _cut_all(files, out, size, stride, bands, min_valid, scale, written, progress)
         if not lines:
             raise InputError(f"no tile of {', '.join(p.name for p in files)} has {min_valid:.0%} valid pixels "
                              "(or any, if --min-valid is 0): nothing was written; lower --min-valid or check nodata")
@@ -103,19 +109,21 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
 
 
 def _cut_all(files: list[Path], out: Path, size: int, stride: int, bands: str | None, min_valid: float,
-             written: list[Path], progress: Callable[[int, int], None] | None) -> tuple[list[dict], int]:
+             scale: int, written: list[Path], progress: Callable[[int, int], None] | None) -> tuple[list[dict], int]:
     lines, skipped = [], 0
     for number, path in enumerate(files):
         with open_source(path) as src:
             info = describe(src, parse_band_list(bands, src.count))
-            rows = tile_positions(info.height, size, stride)
-            cols = tile_positions(info.width, size, stride)
-            boxes = [Box(Span(r, min(r + size, info.height)), Span(c, min(c + size, info.width)))
-                     for r in rows for c in cols]
-            boxes = [b for b in boxes if min(b.shape) >= min(size // 2, info.height, info.width)]
-            mappings = scan_mappings(src, info, boxes)
+            height, width = info.height // scale, info.width // scale
+            if min(height, width) < 1:
+                raise InputError(f"{path} ({info.width}×{info.height}) is smaller than --scale {scale}")
+            rows = tile_positions(height, size, stride)
+            cols = tile_positions(width, size, stride)
+            boxes = [Box(Span(r, min(r + size, height)), Span(c, min(c + size, width))) for r in rows for c in cols]
+            boxes = [b for b in boxes if min(b.shape) >= min(size // 2, height, width)]
+            mappings = scan_mappings(src, info, boxes, scale=scale)
             for box in boxes:
-                values, valid = read_pixels(src, list(info.source_bands), box)
+                values, valid = read_pixels(src, list(info.source_bands), box, scale)
                 fraction = float(valid.all(axis=0).mean())
                 if fraction < min_valid or fraction == 0:
                     skipped += 1
@@ -125,8 +133,9 @@ def _cut_all(files: list[Path], out: Path, size: int, stride: int, bands: str | 
                     name = f"{number:05d}_{path.stem}_r{box.rows.start}_c{box.cols.start}_g{g}"
                     file = _write_tile(out / name, to_channels(unit, group), info.dtype == "uint8")
                     written.append(file)
-                    lines.append({"file": file.name, "source": str(path), "window": [
-                        box.cols.start, box.rows.start, box.cols.length, box.rows.length],
+                    lines.append({"file": file.name, "source": str(path), "scale": scale, "window": [
+                        box.cols.start * scale, box.rows.start * scale, box.cols.length * scale,
+                        box.rows.length * scale],
                         "bands": [info.source_bands[i] for i in group],
                         "mapping": [[mappings[i].lo, mappings[i].hi] for i in group],
                         "valid_fraction": round(fraction, 4)})
