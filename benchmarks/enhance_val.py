@@ -24,7 +24,7 @@ from pytorch_msssim import ms_ssim
 
 from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
 from ldmrsic_core.enhance.enhancer import config as enhancer_config
-from ldmrsic_core.enhance.weights import load_enhancer
+from ldmrsic_core.zoo.enhancers import load_enhancer
 from ldmrsic_core.training.pairs import PairSet, make_source
 from ldmrsic_core.training.run import read_checkpoint
 
@@ -94,7 +94,7 @@ def timing(net: Enhancer, threads: int, repeats: int = 5) -> float:
 
 def codec_timing(codec_name: str | None, folder: Path, threads: int, repeats: int = 5) -> float:
     """Seconds to entropy-decode and synthesise one 256² tile (quality 3) with our codec."""
-    from ldmrsic_core.models.registry import load_codec
+    from ldmrsic_core.zoo.registry import load_codec
     from ldmrsic_core.training.data import find_images, load_image
 
     torch.set_num_threads(threads)

@@ -5,7 +5,7 @@
 Reads the rows that benchmarks/scenes.py wrote (--json) and codes each scene with
 JP2OpenJPEG (CODEC=J2K, REVERSIBLE=NO, YCC for 3-band 8-bit) at the same bpp (QUALITY set from
 the target), bytes = the codestream. PSNR is over the original's valid pixels at each band's
-own peak (ldmrsic_core.metrics). Float scenes are skipped (JPEG2000 codes integers).
+own peak (ldmrsic_core.evaluation.metrics). Float scenes are skipped (JPEG2000 codes integers).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import rasterio
 
-from ldmrsic_core.metrics import compare
+from ldmrsic_core.evaluation.metrics import compare
 
 SCENES = Path("../shared/data/scenes")
 

@@ -1,4 +1,4 @@
-"""The measurements behind the job pipeline's design (``ldmrsic_core/runner.py``).
+"""The measurements behind the job pipeline's design (``ldmrsic_core/pipeline/executors.py``).
 
     python benchmarks/pipeline_choices.py [--timing]
 
@@ -28,8 +28,8 @@ import numpy as np
 import rasterio
 import torch
 
-from ldmrsic_core.enhance.weights import load_enhancer
-from ldmrsic_core.models.registry import CONFIGS, load_codec
+from ldmrsic_core.zoo.enhancers import load_enhancer
+from ldmrsic_core.zoo.registry import CONFIGS, load_codec
 
 SCENE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scenes" / "naip_rgbn_uint8_2020.tif"
 

@@ -5,7 +5,7 @@
 For each image and setting: bpp = 8 × bytes / pixels, PSNR (peak 255, all pixels and bands)
 and MS-SSIM; the table averages over images. Ours is coded through the full product path
 (compress_raster → .ldmr → decompress_raster); JPEG2000 is OpenJPEG through GDAL with
-REVERSIBLE=NO and YCC=YES, its QUALITY option set for the target bpp (``ldmrsic_core.classic``).
+REVERSIBLE=NO and YCC=YES, its QUALITY option set for the target bpp (``ldmrsic_core.evaluation.classic``).
 Ours is enhanced at decode time when the model has a paired enhancer, unless --no-enhance.
 """
 
@@ -24,7 +24,7 @@ import torch
 from pytorch_msssim import ms_ssim
 
 from ldmrsic_core import compress_raster, decompress_raster
-from ldmrsic_core.classic import jpeg2000_roundtrip
+from ldmrsic_core.evaluation.classic import jpeg2000_roundtrip
 from ldmrsic_core.training.data import find_images
 
 JP2_BPP = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)

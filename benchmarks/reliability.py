@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "fuzz"))
 from harness import reseal  # noqa: E402
 
-from ldmrsic_core.container import PREAMBLE_SIZE, ContainerReader  # noqa: E402
-from ldmrsic_core.header import Header  # noqa: E402
-from ldmrsic_core.tile_payload import TilePayload  # noqa: E402
+from ldmrsic_core.format.container import PREAMBLE_SIZE, ContainerReader  # noqa: E402
+from ldmrsic_core.format.header import Header  # noqa: E402
+from ldmrsic_core.format.payload import TilePayload  # noqa: E402
 
 SCENE = ROOT / "tests" / "data" / "naip_uint8_4band.tif"
 CLI = [sys.executable, "-m", "ldmrsic_cli", "--quiet"]

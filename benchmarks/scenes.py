@@ -5,7 +5,7 @@
 Each compress and decompress runs in a child process so its peak RSS is its own. Several
 --tile/--overlap values give every combination (the tiling choice). PSNR is at each band's
 own peak over valid pixels; "border" is the 8-pixel band along tile boundaries, "interior"
-the rest (ldmrsic_core.metrics). tile_B: bytes per tile that are neither codec streams nor
+the rest (ldmrsic_core.evaluation.metrics). tile_B: bytes per tile that are neither codec streams nor
 mask (index entry + framing); mask_B: all nodata-mask bytes; fixed_B: preamble + header.
 """
 
@@ -44,9 +44,9 @@ def run_child(*args: object) -> dict:
 
 def overhead(path: Path) -> dict:
     """Bytes that are not entropy-coded streams: fixed (preamble, header, CRCs) and per tile (index, framing)."""
-    from ldmrsic_core.container import PREAMBLE_SIZE, ContainerReader
-    from ldmrsic_core.header import Header
-    from ldmrsic_core.tile_payload import TilePayload
+    from ldmrsic_core.format.container import PREAMBLE_SIZE, ContainerReader
+    from ldmrsic_core.format.header import Header
+    from ldmrsic_core.format.payload import TilePayload
 
     with ContainerReader(path) as r:
         header = Header.from_json(r.header)
@@ -77,8 +77,8 @@ def main() -> None:
     p.add_argument("--overlap", type=int, nargs="+", default=[16])
     p.add_argument("--json", type=Path, help="Also write the rows here.")
     a = p.parse_args()
-    from ldmrsic_core.info import file_info, read_header
-    from ldmrsic_core.metrics import compare
+    from ldmrsic_core.format.info import file_info, read_header
+    from ldmrsic_core.evaluation.metrics import compare
 
     rows = []
     cols = ("scene", "tile", "ovl", "bpp", "psnr", "border", "interior", "enc_s", "dec_s", "enc_MB", "dec_MB",

@@ -148,7 +148,7 @@ def scene_rows(src: Path, work: Path, name: str, placements: list[tuple[str, dic
 def _jp2_options(bpp: float, dtype: str) -> dict:
     import numpy as np
 
-    from ldmrsic_core.classic import jpeg2000_options
+    from ldmrsic_core.evaluation.classic import jpeg2000_options
 
     return {"driver": "JP2OpenJPEG", **jpeg2000_options(np.zeros((3, 1, 1), dtype), bpp)}
 

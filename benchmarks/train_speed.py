@@ -16,7 +16,7 @@ import time
 import torch
 
 from ldmrsic_core.models.codec import lambda_for_quality
-from ldmrsic_core.models.registry import config
+from ldmrsic_core.zoo.registry import config
 from ldmrsic_core.training.objective import rd_loss
 
 

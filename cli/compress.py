@@ -35,7 +35,7 @@ def compress(ctx, input, output, quality, tile, overlap, bands, value_range, mod
     trained for the codec; it costs no bits), so it always decodes to the same pixels.
     """
     from ldmrsic_core import compress_raster
-    from ldmrsic_core.encode import DEFAULT_OVERLAP, DEFAULT_TILE
+    from ldmrsic_core.pipeline.compress import DEFAULT_OVERLAP, DEFAULT_TILE
 
     update, close = progress_bar(ctx, "compress")
     try:

@@ -31,7 +31,7 @@ def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, so
 
     The model defaults to the installed enhancer for --source; it is told the rate INPUT was
     coded at (from the JPEG2000 file's size, or --source-bpp)."""
-    from ldmrsic_core.enhance_raster import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_raster
+    from ldmrsic_core.pipeline.enhance import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_raster
 
     update, close = progress_bar(ctx, "enhance")
     try:

@@ -14,7 +14,7 @@ def models(ctx):
     if ctx.invoked_subcommand is not None:
         return
     from ldmrsic_core.enhance import enhancer as enh
-    from ldmrsic_core.models.registry import CONFIGS, DEFAULT_CONFIG, default_model, named_weights, no_model_message
+    from ldmrsic_core.zoo.registry import CONFIGS, DEFAULT_CONFIG, default_model, named_weights, no_model_message
 
     listing = {
         "configurations": {
@@ -57,8 +57,8 @@ def init(config, output, seed, source, codec, overwrite):
     import torch
 
     from ldmrsic_core.enhance import enhancer as enh
-    from ldmrsic_core.models.registry import config as get_config
-    from ldmrsic_core.models.registry import read_weights, save_weights
+    from ldmrsic_core.zoo.registry import config as get_config
+    from ldmrsic_core.zoo.registry import read_weights, save_weights
     from ldmrsic_core.outputs import atomic_output
 
     extra = None

@@ -57,7 +57,7 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
                   threads=threads)
     given = {k: v for k, v in dict(crop=crop, lr=lr, warmup=warmup, val_limit=val_limit).items() if v is not None}
     if stage == "codec":
-        from ldmrsic_core.models.registry import config as check_config
+        from ldmrsic_core.zoo.registry import config as check_config
         from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
 
         config_name = config_name or "elic-small"
@@ -95,7 +95,7 @@ def export(run, name, checkpoint, folder, make_default, notes, overwrite):
 
     path, digest = export_model(run, name, checkpoint=checkpoint, folder=folder, default=make_default,
                                 notes=notes, overwrite=overwrite)
-    from ldmrsic_core.models.registry import read_model_table
+    from ldmrsic_core.zoo.registry import read_model_table
 
     kind = read_model_table(path.parent)["models"][name].get("kind", "codec")
     echo_err(f"wrote {path} (SHA-256 {digest}); use it with {'--enhancer' if kind == 'enhancer' else '--model'} {name}")

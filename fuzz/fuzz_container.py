@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 with atheris.instrument_imports():
     from harness import read_everything, reseal
     from ldmrsic_core.errors import LdmrError
-    from ldmrsic_core.tile_payload import PayloadError
+    from ldmrsic_core.format.payload import PayloadError
 
 SCRATCH = Path(tempfile.mkdtemp(prefix="ldmr-fuzz-")) / "input.ldmr"
 
@@ -44,7 +44,7 @@ def seed(folder: Path) -> None:
     import torch
 
     from ldmrsic_core import compress_raster
-    from ldmrsic_core.models.registry import CONFIGS, save_weights
+    from ldmrsic_core.zoo.registry import CONFIGS, save_weights
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

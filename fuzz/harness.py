@@ -6,9 +6,9 @@ import struct
 import zlib
 from pathlib import Path
 
-from ldmrsic_core.container import MAGIC, ContainerReader
-from ldmrsic_core.header import Header, exact_entropy
-from ldmrsic_core.tile_payload import TilePayload
+from ldmrsic_core.format.container import MAGIC, ContainerReader
+from ldmrsic_core.format.header import Header, exact_entropy
+from ldmrsic_core.format.payload import TilePayload
 
 
 def read_everything(path: Path) -> None:

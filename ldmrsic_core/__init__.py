@@ -35,10 +35,10 @@ __all__ = [
 ]
 
 _LAZY = {  # torch-heavy entry points load on first use, so `info` stays quick
-    "compress_raster": "ldmrsic_core.encode",
-    "decompress_raster": "ldmrsic_core.decode",
-    "read_header": "ldmrsic_core.info",
-    "file_info": "ldmrsic_core.info",
+    "compress_raster": "ldmrsic_core.pipeline.compress",
+    "decompress_raster": "ldmrsic_core.pipeline.decompress",
+    "read_header": "ldmrsic_core.format.info",
+    "file_info": "ldmrsic_core.format.info",
 }
 
 

@@ -18,7 +18,7 @@ from rasterio.windows import Window
 
 from ldmrsic_core.bands import ValueMapping, check_dtype, default_mapping
 from ldmrsic_core.errors import InputError, OutputError
-from ldmrsic_core.header import RasterInfo
+from ldmrsic_core.format.header import RasterInfo
 from ldmrsic_core.tiling import Box
 
 

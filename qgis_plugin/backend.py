@@ -124,7 +124,7 @@ def describe(path: str) -> dict[str, Any]:
     python = external_python()
     if not python and library_available():
         from ldmrsic_core.errors import LdmrError
-        from ldmrsic_core.info import file_info
+        from ldmrsic_core.format.info import file_info
 
         try:
             return file_info(path)

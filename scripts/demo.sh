@@ -16,6 +16,6 @@ ldmrsic-geo compress "$SCENE" -o scratch/demo/sample.ldmr --overwrite "${MODEL_A
 ldmrsic-geo decompress scratch/demo/sample.ldmr -o scratch/demo/sample.tif --overwrite "${MODEL_ARGS[@]}"
 ldmrsic-geo decompress scratch/demo/sample.ldmr -o scratch/demo/sample-codec.tif --no-enhance --overwrite "${MODEL_ARGS[@]}"
 echo "decoded with the file's enhancement (if any):"
-python -m ldmrsic_core.metrics "$SCENE" scratch/demo/sample.tif scratch/demo/sample.ldmr
+python -m ldmrsic_core.evaluation.metrics "$SCENE" scratch/demo/sample.tif scratch/demo/sample.ldmr
 echo "codec alone (--no-enhance):"
-python -m ldmrsic_core.metrics "$SCENE" scratch/demo/sample-codec.tif scratch/demo/sample.ldmr
+python -m ldmrsic_core.evaluation.metrics "$SCENE" scratch/demo/sample-codec.tif scratch/demo/sample.ldmr

@@ -12,7 +12,7 @@ import torch
 from rasterio.transform import from_origin
 
 from ldmrsic_core.enhance.enhancer import CONFIGS as ENHANCER_CONFIGS
-from ldmrsic_core.models.registry import CONFIGS, read_weights, save_weights
+from ldmrsic_core.zoo.registry import CONFIGS, read_weights, save_weights
 
 DATA = Path(__file__).parent / "data"
 

@@ -12,7 +12,7 @@ import rasterio
 from conftest import DATA
 from ldmrsic_cli.main import main
 from ldmrsic_core.errors import WeightsError
-from ldmrsic_core.models.registry import default_model, load_codec, named_weights, package_model_dir
+from ldmrsic_core.zoo.registry import default_model, load_codec, named_weights, package_model_dir
 
 
 def test_a_trained_default_model_is_bundled_with_its_hash():
@@ -43,13 +43,13 @@ def test_a_tampered_bundled_file_is_refused(tmp_path, monkeypatch):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 1
     path.write_bytes(bytes(data))
-    monkeypatch.setattr("ldmrsic_core.models.registry.package_model_dir", lambda: folder)
+    monkeypatch.setattr("ldmrsic_core.zoo.registry.package_model_dir", lambda: folder)
     with pytest.raises(WeightsError, match="damaged or replaced"):
         load_codec(name)
 
 
 def test_bundled_enhancers_pair_with_the_default_codec_and_jpeg2000():
-    from ldmrsic_core.enhance.weights import default_enhancer, load_enhancer
+    from ldmrsic_core.zoo.enhancers import default_enhancer, load_enhancer
 
     codec = load_codec(default_model())
     for source, codec_sha in (("ldmrsic", codec.sha256), ("jpeg2000", None)):
@@ -63,8 +63,8 @@ def test_bundled_enhancers_pair_with_the_default_codec_and_jpeg2000():
 
 
 def test_out_of_the_box_files_name_the_bundled_enhancer(tmp_path):
-    from ldmrsic_core.enhance.weights import default_enhancer
-    from ldmrsic_core.info import read_header
+    from ldmrsic_core.zoo.enhancers import default_enhancer
+    from ldmrsic_core.format.info import read_header
 
     packed = tmp_path / "x.ldmr"
     assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(packed)]) == 0

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ldmrsic_core.container import MAGIC, PREAMBLE_SIZE, ContainerReader, ContainerWriter
+from ldmrsic_core.format.container import MAGIC, PREAMBLE_SIZE, ContainerReader, ContainerWriter
 from ldmrsic_core.errors import DamagedFileError, DamagedTileError, NotLdmrFileError, UnsupportedVersionError
-from ldmrsic_core.tile_payload import TilePayload
+from ldmrsic_core.format.payload import TilePayload
 
 HEADER = {"hello": "world", "nested": {"n": 3}}
 TILES = [b"first tile", b"", b"\x00\xff" * 50]
@@ -143,7 +143,7 @@ def test_tile_payload_round_trip(valid):
 
 def test_header_that_inflates_beyond_the_limit_is_refused(tmp_path, monkeypatch):
     """A zlib bomb in the header (65 MiB of JSON from about 65 KB) is refused without inflating it all."""
-    import ldmrsic_core.container as container
+    import ldmrsic_core.format.container as container
 
     monkeypatch.setattr(container.json, "dumps", lambda *a, **k: '"' + " " * (65 << 20) + '"')
     path = write(tmp_path / "bomb.ldmr")
@@ -154,7 +154,7 @@ def test_header_that_inflates_beyond_the_limit_is_refused(tmp_path, monkeypatch)
 
 
 def test_collar_masks_use_the_transition_coding_and_round_trip():
-    from ldmrsic_core.tile_payload import BAND_RUNS, PIXEL_RUNS
+    from ldmrsic_core.format.payload import BAND_RUNS, PIXEL_RUNS
 
     rows, cols = np.mgrid[0:300, 0:280]
     footprint = (rows + cols > 120) & (rows - cols < 150) & (rows + cols < 480)  # a rotated-scene collar
@@ -167,7 +167,7 @@ def test_collar_masks_use_the_transition_coding_and_round_trip():
 
 @pytest.mark.parametrize("raw", [b"\x05\x00", b"\x02\x04\x01", b"\x01\x7f", b"\x00", b"\x00\x00\x00"])
 def test_malformed_transition_masks_are_payload_errors(raw):
-    from ldmrsic_core.tile_payload import PIXEL_RUNS, PayloadError
+    from ldmrsic_core.format.payload import PIXEL_RUNS, PayloadError
 
     packed = zlib.compress(raw)
     data = bytes([PIXEL_RUNS, len(packed)]) + packed + b"\x00"

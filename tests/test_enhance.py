@@ -16,10 +16,10 @@ from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.enhance.enhancer import CONFIGS, pad_to_patch
 from ldmrsic_core.enhance.lrm import PriorEncoder
 from ldmrsic_core.enhance.men import MEN
-from ldmrsic_core.enhance.weights import load_enhancer
-from ldmrsic_core.enhance_raster import enhance_raster
+from ldmrsic_core.zoo.enhancers import load_enhancer
+from ldmrsic_core.pipeline.enhance import enhance_raster
 from ldmrsic_core.errors import WeightsError
-from ldmrsic_core.info import read_header
+from ldmrsic_core.format.info import read_header
 from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
 from ldmrsic_core.training.export import export_model
 
@@ -200,7 +200,7 @@ def test_pad_to_patch():
 def test_cli_enhancement_errors_are_one_line(tmp_path, capsys, monkeypatch):
     from ldmrsic_cli.main import main
 
-    monkeypatch.setattr("ldmrsic_core.models.registry.package_model_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr("ldmrsic_core.zoo.registry.package_model_dir", lambda: tmp_path / "none")
     src = DATA / "rgb_uint8_nodata.tif"
     assert main(["--quiet", "enhance", str(src), "-o", str(tmp_path / "e.tif")]) == 1
     err = capsys.readouterr().err
@@ -295,7 +295,7 @@ def test_cached_codec_output_is_what_decompress_writes(tiny_weights, tmp_path):
 def test_a_full_decode_decodes_and_enhances_each_tile_once(tiny_weights, paired_enhancer, tmp_path, monkeypatch,
                                                            enhance):
     """Caches big enough for three tile rows: no tile is decoded (or enhanced) twice."""
-    import ldmrsic_core.tile_jobs as tile_jobs
+    import ldmrsic_core.pipeline.tile_jobs as tile_jobs
 
     scene = write_raster(tmp_path / "s.tif", np.random.default_rng(0).integers(0, 255, (3, 400, 520)).astype("uint8"))
     packed = compress_raster(scene, tmp_path / "s.ldmr", model=tiny_weights, tile=64, overlap=16, device="cpu").output

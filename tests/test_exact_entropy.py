@@ -15,9 +15,9 @@ from torch import nn
 import ldmrsic_core.models.codec as codec_module
 from conftest import DATA
 from ldmrsic_core import compress_raster, decompress_raster
-from ldmrsic_core.container import ContainerReader
+from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.errors import LatentMismatchError, UnsupportedVersionError
-from ldmrsic_core.header import ENTROPY_SCHEME, Header, exact_entropy
+from ldmrsic_core.format.header import ENTROPY_SCHEME, Header, exact_entropy
 from ldmrsic_core.models.exact import (
     ACT_LIMIT,
     GRID_BITS,
@@ -26,8 +26,8 @@ from ldmrsic_core.models.exact import (
     quantize_layer,
     to_grid,
 )
-from ldmrsic_core.models.registry import load_codec
-from ldmrsic_core.tile_payload import TilePayload
+from ldmrsic_core.zoo.registry import load_codec
+from ldmrsic_core.format.payload import TilePayload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
 from harness import reseal  # noqa: E402
@@ -190,10 +190,10 @@ def test_a_device_that_computes_other_parameters_is_caught(packed, tiny_weights,
 
 
 def test_format_1_files_still_decode_with_float_parameters(tiny_weights, tmp_path, monkeypatch, packed):
-    import ldmrsic_core.container as container
-    import ldmrsic_core.encode as encode
-    import ldmrsic_core.tile_jobs as tile_jobs
-    from ldmrsic_core.tile_codec import encode_groups
+    import ldmrsic_core.format.container as container
+    import ldmrsic_core.pipeline.compress as encode
+    import ldmrsic_core.pipeline.tile_jobs as tile_jobs
+    from ldmrsic_core.pipeline.tile_codec import encode_groups
 
     monkeypatch.setattr(container, "VERSION", (1, 1))
     monkeypatch.setattr(encode, "ENTROPY_SCHEME", "float")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from conftest import DATA
 from ldmrsic_core import compress_raster
 from ldmrsic_core.errors import LdmrError
-from ldmrsic_core.tile_payload import PayloadError
+from ldmrsic_core.format.payload import PayloadError
 
 CORPUS = DATA / "fuzz"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import write_raster
-from ldmrsic_core.metrics import compare
+from ldmrsic_core.evaluation.metrics import compare
 from ldmrsic_core.tiling import TilePlan
 
 

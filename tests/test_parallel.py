@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from conftest import write_raster
 from ldmrsic_cli.main import main
 from ldmrsic_core import compress_raster, decompress_raster
-from ldmrsic_core.info import read_header
-from ldmrsic_core.runner import TileRunner
-from ldmrsic_core.schedule import context_box, stripes
+from ldmrsic_core.format.info import read_header
+from ldmrsic_core.pipeline.executors import TileRunner
+from ldmrsic_core.pipeline.schedule import context_box, stripes
 from ldmrsic_core.tiling import Box, Span, TilePlan
 
 
@@ -99,7 +99,7 @@ def test_the_same_bytes_and_pixels_for_any_jobs_and_a_dask_local_cluster(scene, 
 def test_striped_decoding_gives_the_same_pixels(scene, tiny_weights, paired_enhancer, tmp_path, monkeypatch, enhance):
     """A memory budget of two tile columns splits the 6-column scene into stripes: tiles along the
     stripe borders are decoded twice, the output does not change."""
-    import ldmrsic_core.decode as decode
+    import ldmrsic_core.pipeline.decompress as decode
 
     packed = compress_raster(scene, tmp_path / "s.ldmr", model=tiny_weights, tile=64, overlap=16, device="cpu").output
     plan = read_header(packed).plan
@@ -140,7 +140,7 @@ def test_stripes_cover_every_window_once_with_what_it_needs(height, width, size,
 ])
 def test_bad_parallel_options_are_one_line_and_leave_nothing(args, message, scene, tiny_weights, tmp_path, capsys,
                                                            monkeypatch):
-    import ldmrsic_core.runner as runner
+    import ldmrsic_core.pipeline.executors as runner
 
     monkeypatch.setattr(runner, "SCHEDULER_TIMEOUT", "1s")
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -153,7 +153,7 @@ def test_bad_parallel_options_are_one_line_and_leave_nothing(args, message, scen
 def test_jpeg2000_enhancement_is_the_same_on_threads_and_in_stripes(scene, paired_enhancer, tmp_path, monkeypatch):
     import rasterio.shutil
 
-    import ldmrsic_core.enhance_raster as enhance_module
+    import ldmrsic_core.pipeline.enhance as enhance_module
 
     jp2 = tmp_path / "scene.jp2"
     rasterio.shutil.copy(scene, jp2, driver="JP2OpenJPEG", QUALITY=10, REVERSIBLE="NO")

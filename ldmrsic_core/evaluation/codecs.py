@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ldmrsic_core.classic import gdal_decode, gdal_encode, jpeg2000_options
+from ldmrsic_core.evaluation.classic import gdal_decode, gdal_encode, jpeg2000_options
 from ldmrsic_core.errors import InputError
 
 Encoder = Callable[[np.ndarray, float], bytes]   # H×W×3 uint8, setting → bytes

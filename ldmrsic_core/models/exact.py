@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from compressai.latent_codecs import ChannelGroupsLatentCodec
 from torch import Tensor, nn
 
-#: A change to any constant here needs a new ``ldmrsic_core.header.ENTROPY_SCHEME`` name.
+#: A change to any constant here needs a new ``ldmrsic_core.format.header.ENTROPY_SCHEME`` name.
 #: Activations, scales and means live on the grid 2^-GRID_BITS.
 GRID_BITS = 12
 #: Activations are clamped to ±ACT_LIMIT (the trained models stay far inside: see BENCHMARKS.md).

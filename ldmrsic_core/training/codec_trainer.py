@@ -23,7 +23,7 @@ from torch import nn
 
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.models.codec import LAMBDAS, MAX_QUALITY, MIN_QUALITY, lambda_for_quality
-from ldmrsic_core.models.registry import config as codec_config
+from ldmrsic_core.zoo.registry import config as codec_config
 from ldmrsic_core.training.data import TileSet
 from ldmrsic_core.training.objective import rd_loss
 from ldmrsic_core.training.run import TrainingRun
@@ -121,7 +121,7 @@ class CodecTrainer(TrainingRun):
 
 def init_weights(model: str, config_name: str) -> dict[str, torch.Tensor]:
     """The state dict of an exported codec (name or weights file) to warm-start ``config_name`` from."""
-    from ldmrsic_core.models.registry import read_weights
+    from ldmrsic_core.zoo.registry import read_weights
 
     name, _, blob = read_weights(model)
     if blob.get("kind", "codec") != "codec":

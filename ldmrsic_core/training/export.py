@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ldmrsic_core.errors import InputError, OutputExistsError
-from ldmrsic_core.models.registry import read_model_table, save_weights, user_model_dir
+from ldmrsic_core.zoo.registry import read_model_table, save_weights, user_model_dir
 from ldmrsic_core.outputs import temporary_sibling
 from ldmrsic_core.training.run import read_checkpoint
 
@@ -24,7 +24,7 @@ def _built(run: Path, state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The run's network with its EMA weights, and the extra weights-file entries of its kind."""
     cfg = state["config"]
     if state.get("stage", "codec") == "codec":
-        from ldmrsic_core.models.registry import config as codec_config
+        from ldmrsic_core.zoo.registry import config as codec_config
 
         net = codec_config(cfg["config"]).build()
         extra: dict[str, Any] = {}
@@ -34,7 +34,7 @@ def _built(run: Path, state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         net = enhancer_config(cfg["config"]).build()
         codec_sha = state.get("codec_sha256")
         if cfg["source"] == "ldmrsic" and codec_sha is None:  # runs that predate the entry
-            from ldmrsic_core.models.registry import read_weights
+            from ldmrsic_core.zoo.registry import read_weights
 
             codec_sha = read_weights(cfg["codec"])[1]
         extra = {"kind": "enhancer", "source": cfg["source"], "codec_sha256": codec_sha, "stage": state["stage"],

@@ -27,10 +27,10 @@ import rasterio
 import torch
 import torch.nn.functional as F
 
-from ldmrsic_core.classic import jpeg2000_roundtrip
+from ldmrsic_core.evaluation.classic import jpeg2000_roundtrip
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.models.codec import STRIDE
-from ldmrsic_core.header import ENTROPY_SCHEME
+from ldmrsic_core.format.header import ENTROPY_SCHEME
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
 
@@ -67,7 +67,7 @@ def make_source(kind: str, model: str | None = None, device: str = "cpu",
         return Source(kind, "jpeg2000", lv, tuple(_jpeg2000(b) for b in lv))
     if kind == "ldmrsic":
         from ldmrsic_core.device import resolve_device
-        from ldmrsic_core.models.registry import load_codec
+        from ldmrsic_core.zoo.registry import load_codec
 
         codec = load_codec(model, resolve_device(device))
         lv = tuple(levels or CODEC_LEVELS)

@@ -25,7 +25,7 @@ from ldmrsic_core.bands import group_bands, parse_band_list, to_channels
 from ldmrsic_core.errors import InputError, OutputError, OutputExistsError
 from ldmrsic_core.outputs import check_folder_writable, temporary_sibling
 from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
-from ldmrsic_core.tile_codec import fill_invalid
+from ldmrsic_core.pipeline.tile_codec import fill_invalid
 from ldmrsic_core.tiling import Box, Span
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".webp", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")

@@ -53,7 +53,7 @@ class EnhanceAlgorithm(LdmrsicAlgorithm):
         argv = ["enhance", source, "-o", output, "--source", codec, "--device", device, "--overwrite"]
         argv += ["--enhancer", enhancer] if enhancer else []
         argv += ["--source-bpp", repr(bpp)] if bpp else []
-        backend.run("ldmrsic_core.enhance_raster.enhance_raster",
+        backend.run("ldmrsic_core.pipeline.enhance.enhance_raster",
                     dict(input=source, output=output, source=codec, enhancer=enhancer, source_bpp=bpp, device=device,
                          overwrite=True), argv, feedback)
         return {self.OUTPUT: output}

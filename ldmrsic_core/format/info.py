@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ldmrsic_core.container import ContainerReader
-from ldmrsic_core.header import Header
+from ldmrsic_core.format.container import ContainerReader
+from ldmrsic_core.format.header import Header
 
 def read_header(path: str | Path) -> Header:
     """The typed header of an ``.ldmr`` file."""

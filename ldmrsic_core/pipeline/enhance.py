@@ -17,9 +17,9 @@ import numpy as np
 import rasterio
 
 from ldmrsic_core.bands import group_bands, parse_band_list
-from ldmrsic_core.blending import blend
+from ldmrsic_core.pipeline.blending import blend
 from ldmrsic_core.device import resolve_device
-from ldmrsic_core.enhance.weights import default_enhancer, load_enhancer
+from ldmrsic_core.zoo.enhancers import default_enhancer, load_enhancer
 from ldmrsic_core.enhance.enhancer import bpp_level
 from ldmrsic_core.errors import InputError, WeightsError
 from ldmrsic_core.outputs import atomic_output, check_output
@@ -35,9 +35,9 @@ from ldmrsic_core.raster_io import (
     window,
     write_errors,
 )
-from ldmrsic_core.runner import open_runner
-from ldmrsic_core.schedule import OrderedResults, stripe_columns, stripes, use_counts
-from ldmrsic_core.tile_jobs import EnhanceSettings, enhance_tile, model_ref
+from ldmrsic_core.pipeline.executors import open_runner
+from ldmrsic_core.pipeline.schedule import OrderedResults, stripe_columns, stripes, use_counts
+from ldmrsic_core.pipeline.tile_jobs import EnhanceSettings, enhance_tile, model_ref
 from ldmrsic_core.tiling import TilePlan, validate
 
 SOURCES = ("jpeg2000",)
@@ -80,7 +80,7 @@ def enhance_raster(
 
     The model is told the rate the raster was coded at: ``source_bpp`` if given, else the size of
     the JPEG2000 file itself (bits per pixel, all bands together). Tiles are enhanced as jobs
-    (``jobs``, ``workers``, ``scheduler``: see :func:`~ldmrsic_core.encode.compress_raster`)."""
+    (``jobs``, ``workers``, ``scheduler``: see :func:`~ldmrsic_core.pipeline.compress.compress_raster`)."""
     src_path, target = Path(input), Path(output)
     check_output(target, overwrite, (src_path,))
     validate(tile, overlap)

@@ -20,14 +20,14 @@ import rasterio.shutil
 from rasterio import windows as rwindows
 from rasterio.transform import Affine
 
-from ldmrsic_core.blending import blend
-from ldmrsic_core.container import ContainerReader
+from ldmrsic_core.pipeline.blending import blend
+from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import quality_level
-from ldmrsic_core.enhance.weights import LoadedEnhancer, check_pairing, load_enhancer
+from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, load_enhancer
 from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
-from ldmrsic_core.header import Header, exact_entropy
-from ldmrsic_core.models.registry import load_codec, named_weights
+from ldmrsic_core.format.header import Header, exact_entropy
+from ldmrsic_core.zoo.registry import load_codec, named_weights
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
@@ -37,9 +37,9 @@ from ldmrsic_core.raster_io import (
     window,
     write_errors,
 )
-from ldmrsic_core.runner import TileRunner, open_runner
-from ldmrsic_core.schedule import OrderedResults, Stripe, context_box, stripe_columns, stripes, use_counts
-from ldmrsic_core.tile_jobs import (
+from ldmrsic_core.pipeline.executors import TileRunner, open_runner
+from ldmrsic_core.pipeline.schedule import OrderedResults, Stripe, context_box, stripe_columns, stripes, use_counts
+from ldmrsic_core.pipeline.tile_jobs import (
     DecodedTile,
     DecodeSettings,
     EnhanceSettings,

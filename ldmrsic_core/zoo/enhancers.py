@@ -16,7 +16,7 @@ import torch
 from ldmrsic_core.enhance.enhancer import Enhancer, EnhancerConfig, load_enhancer_state
 from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.errors import WeightsError
-from ldmrsic_core.models.registry import named_weights, read_weights
+from ldmrsic_core.zoo.registry import named_weights, read_weights
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,17 @@ import numpy as np
 
 from ldmrsic_core import __version__
 from ldmrsic_core.bands import group_bands, parse_band_list
-from ldmrsic_core.container import ContainerWriter
+from ldmrsic_core.format.container import ContainerWriter
 from ldmrsic_core.device import resolve_device
-from ldmrsic_core.enhance.weights import check_pairing, default_enhancer, load_enhancer
+from ldmrsic_core.zoo.enhancers import check_pairing, default_enhancer, load_enhancer
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header
+from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
-from ldmrsic_core.models.registry import load_codec
+from ldmrsic_core.zoo.registry import load_codec
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.raster_io import bounded_gdal_cache, describe, open_source, read_pixels, scan_mappings
-from ldmrsic_core.runner import open_runner
-from ldmrsic_core.tile_jobs import EncodeSettings, encode_tile, model_ref
+from ldmrsic_core.pipeline.executors import open_runner
+from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tile, model_ref
 from ldmrsic_core.tiling import TilePlan, validate
 
 DEFAULT_TILE = 512

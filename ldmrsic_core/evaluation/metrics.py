@@ -106,15 +106,15 @@ def _border_mask(plan: TilePlan, width: int):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m ldmrsic_core.metrics ORIGINAL DECODED [FILE.ldmr]``: JSON with PSNR (and bpp, seams)."""
+    """``python -m ldmrsic_core.evaluation.metrics ORIGINAL DECODED [FILE.ldmr]``: JSON with PSNR (and bpp, seams)."""
     import json
     import sys
 
-    from ldmrsic_core.info import file_info, read_header
+    from ldmrsic_core.format.info import file_info, read_header
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (2, 3):
-        sys.exit("usage: python -m ldmrsic_core.metrics ORIGINAL DECODED [FILE.ldmr]")
+        sys.exit("usage: python -m ldmrsic_core.evaluation.metrics ORIGINAL DECODED [FILE.ldmr]")
     plan = read_header(args[2]).plan if len(args) == 3 else None
     result = compare(Path(args[0]), Path(args[1]), plan)
     if len(args) == 3:

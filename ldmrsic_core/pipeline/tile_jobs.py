@@ -1,4 +1,4 @@
-"""The work done for one tile, as picklable jobs a :mod:`~ldmrsic_core.runner` can run anywhere.
+"""The work done for one tile, as picklable jobs a :mod:`~ldmrsic_core.pipeline.executors` can run anywhere.
 
 A job carries the tile's data and a :class:`ModelRef` (the model's name or path, SHA-256 and
 device); the process that runs it loads each model once, checking the hash, and keeps it.
@@ -18,8 +18,8 @@ import numpy as np
 
 from ldmrsic_core.bands import ValueMapping
 from ldmrsic_core.errors import DamagedTileError, LatentMismatchError
-from ldmrsic_core.tile_codec import CodedGroups, decode_groups, encode_groups, enhance_groups, fill_invalid
-from ldmrsic_core.tile_payload import PayloadError, TilePayload
+from ldmrsic_core.pipeline.tile_codec import CodedGroups, decode_groups, encode_groups, enhance_groups, fill_invalid
+from ldmrsic_core.format.payload import PayloadError, TilePayload
 from ldmrsic_core.tiling import Box
 
 
@@ -69,12 +69,12 @@ def model(ref: ModelRef) -> Any:
         if ref not in _loaded:
             device = resolve_device(ref.device)
             if ref.kind == "codec":
-                from ldmrsic_core.models.registry import load_codec
+                from ldmrsic_core.zoo.registry import load_codec
 
                 loaded = load_codec(ref.model, device, expect_sha256=ref.sha256)
                 loaded.model.exact_latent_codec()
             else:
-                from ldmrsic_core.enhance.weights import load_enhancer
+                from ldmrsic_core.zoo.enhancers import load_enhancer
 
                 loaded = load_enhancer(ref.model, device, expect_sha256=ref.sha256)
             _keep(ref, loaded)

@@ -1,0 +1,1 @@
+"""The .ldmr file format: container, header, tile payloads, version policy and file info."""
