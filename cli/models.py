@@ -14,7 +14,8 @@ def models(ctx):
     if ctx.invoked_subcommand is not None:
         return
     from ldmrsic_core.enhance import enhancer as enh
-    from ldmrsic_core.zoo.registry import CONFIGS, DEFAULT_CONFIG, default_model, named_weights, no_model_message
+    from ldmrsic_core.zoo.registry import CONFIGS, DEFAULT_CONFIG
+    from ldmrsic_core.zoo.table import default_model, named_weights, no_model_message
 
     listing = {
         "configurations": {

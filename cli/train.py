@@ -95,7 +95,7 @@ def export(run, name, checkpoint, folder, make_default, notes, overwrite):
 
     path, digest = export_model(run, name, checkpoint=checkpoint, folder=folder, default=make_default,
                                 notes=notes, overwrite=overwrite)
-    from ldmrsic_core.zoo.registry import read_model_table
+    from ldmrsic_core.zoo.table import read_model_table
 
     kind = read_model_table(path.parent)["models"][name].get("kind", "codec")
     echo_err(f"wrote {path} (SHA-256 {digest}); use it with {'--enhancer' if kind == 'enhancer' else '--model'} {name}")

@@ -6,15 +6,18 @@ import struct
 import zlib
 from pathlib import Path
 
-from ldmrsic_core.format.container import MAGIC, ContainerReader
-from ldmrsic_core.format.header import Header, exact_entropy
+from ldmrsic_core.errors import LdmrError
+from ldmrsic_core.format.binary_header import read_header
+from ldmrsic_core.format.container import MAGIC, START_SIZE, ContainerReader
+from ldmrsic_core.format.header import exact_entropy
 from ldmrsic_core.format.payload import TilePayload
+from ldmrsic_core.format.varint import Reader
 
 
 def read_everything(path: Path) -> None:
     """What a decoder does before the codec: preamble, header, index, every tile's payload."""
     with ContainerReader(path) as reader:
-        header = Header.from_json(reader.header)
+        header = reader.typed_header
         checksummed = exact_entropy(header, reader.version, path.name)
         if len(reader.entries) != len(header.plan):
             return
@@ -26,6 +29,8 @@ def read_everything(path: Path) -> None:
 def reseal(data: bytes) -> bytes:
     """Recompute every CRC (preamble, header, tiles, index) so mutations reach the parsers behind them."""
     out = bytearray(data)
+    if len(out) >= START_SIZE + 8 and out.startswith(MAGIC) and struct.unpack_from("<H", out, 8)[0] >= 3:
+        return _reseal_format_3(out)
     if len(out) < 64 or not out.startswith(MAGIC):
         return bytes(out)
     _, _, _, _, h_off, h_len, i_off, count = struct.unpack_from("<8sHHIQQQQ", out)
@@ -40,4 +45,31 @@ def reseal(data: bytes) -> bytes:
         end = i_off + 20 * count
         out[end:end + 4] = struct.pack("<I", zlib.crc32(out[i_off:end]))
     out[48:52] = struct.pack("<I", zlib.crc32(out[:48]))
+    return bytes(out)
+
+
+def _reseal_format_3(out: bytearray) -> bytes:
+    """Format 3: the tile CRCs in the index (when the header still parses), then the trailer's CRC."""
+    (footer_len,) = struct.unpack_from("<I", out, len(out) - 8)
+    start = len(out) - 8 - footer_len
+    if start < START_SIZE:
+        return bytes(out)
+    try:
+        header, size = read_header(bytes(out[start:start + footer_len]))
+    except LdmrError:
+        header = None
+    if header is not None and len(header.plan) < 1_000_000:
+        reader, offset = Reader(bytes(out[start + size:len(out) - 8]), ValueError), START_SIZE
+        try:
+            for _ in range(len(header.plan)):
+                length = reader.varint()
+                at = start + size + reader.pos
+                reader.take(4)
+                if offset + length <= len(out):
+                    struct.pack_into("<I", out, at, zlib.crc32(out[offset:offset + length]))
+                offset += length
+        except ValueError:
+            pass
+    crc = zlib.crc32(bytes(out[:START_SIZE]) + bytes(out[start:len(out) - 4]))
+    struct.pack_into("<I", out, len(out) - 4, crc)
     return bytes(out)

@@ -35,6 +35,10 @@ class DamagedFileError(ContainerError):
     """The header or the tile index is truncated or fails its checksum."""
 
 
+class PayloadError(ContainerError):
+    """A tile payload does not parse (a damaged tile that passed its CRC is all but impossible)."""
+
+
 class DamagedTileError(ContainerError):
     """A tile's payload is truncated or fails its checksum."""
 
@@ -62,6 +66,10 @@ class LatentMismatchError(DamagedTileError):
 
     def __reduce__(self):
         return type(self), (self.index, self.groups)
+
+
+class ExactArithmeticError(LdmrError, ValueError):
+    """A codec's entropy networks cannot be run in exact fixed-point arithmetic (weights out of range)."""
 
 
 class WeightsError(LdmrError, ValueError):

@@ -18,7 +18,7 @@ from rasterio.windows import Window
 
 from ldmrsic_core.bands import ValueMapping, check_dtype, default_mapping
 from ldmrsic_core.errors import InputError, OutputError
-from ldmrsic_core.format.header import RasterInfo
+from ldmrsic_core.format.header import MaskKind, RasterInfo
 from ldmrsic_core.tiling import Box
 
 
@@ -59,13 +59,13 @@ def describe(src: rasterio.DatasetReader, bands: list[int]) -> RasterInfo:
     dtype = dtypes.pop()
     check_dtype(dtype)
     if src.nodata is not None:
-        mask_kind = "nodata"
+        mask_kind = MaskKind.NODATA
     elif np.issubdtype(np.dtype(dtype), np.floating):
-        mask_kind = "nan"
+        mask_kind = MaskKind.NAN
     elif any(flag != rasterio.enums.MaskFlags.all_valid for b in bands for flag in src.mask_flag_enums[b - 1]):
-        mask_kind = "dataset-mask"
+        mask_kind = MaskKind.DATASET_MASK
     else:
-        mask_kind = "none"
+        mask_kind = MaskKind.NONE
     return RasterInfo(
         width=src.width,
         height=src.height,

@@ -12,7 +12,8 @@ import rasterio
 from conftest import DATA
 from ldmrsic_cli.main import main
 from ldmrsic_core.errors import WeightsError
-from ldmrsic_core.zoo.registry import default_model, load_codec, named_weights, package_model_dir
+from ldmrsic_core.zoo.registry import load_codec
+from ldmrsic_core.zoo.table import default_model, named_weights, package_model_dir
 
 
 def test_a_trained_default_model_is_bundled_with_its_hash():
@@ -43,7 +44,7 @@ def test_a_tampered_bundled_file_is_refused(tmp_path, monkeypatch):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 1
     path.write_bytes(bytes(data))
-    monkeypatch.setattr("ldmrsic_core.zoo.registry.package_model_dir", lambda: folder)
+    monkeypatch.setattr("ldmrsic_core.zoo.table.package_model_dir", lambda: folder)
     with pytest.raises(WeightsError, match="damaged or replaced"):
         load_codec(name)
 

@@ -157,7 +157,7 @@ def test_bad_input_gives_one_line_and_leaves_nothing(case, message, tmp_path, ti
 
 
 def test_missing_default_model_is_explained(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("ldmrsic_core.zoo.registry.package_model_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr("ldmrsic_core.zoo.table.package_model_dir", lambda: tmp_path / "none")
     assert run("compress", DATA / "l8_uint16_1band.tif", "-o", tmp_path / "x.ldmr") == 1
     assert "no trained model is bundled" in capsys.readouterr().err
 

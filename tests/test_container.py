@@ -19,7 +19,8 @@ TILES = [b"first tile", b"", b"\x00\xff" * 50]
 
 
 def write(path: Path, tiles=TILES, header=HEADER) -> Path:
-    with ContainerWriter(path, len(tiles)) as w:
+    """A format 2.0 file (JSON header): the layout these tests check; format 3 is tested below."""
+    with ContainerWriter(path, len(tiles), version=(2, 0)) as w:
         for i in reversed(range(len(tiles))):  # order of writing does not matter
             w.add_tile(i, tiles[i])
         w.finish(header)
@@ -45,7 +46,7 @@ def test_random_access_reads_only_the_requested_tile(tmp_path, monkeypatch):
 
 def test_offsets_beyond_4_gib(tmp_path):
     path = tmp_path / "big.ldmr"
-    with ContainerWriter(path, 2) as w:
+    with ContainerWriter(path, 2, version=(2, 0)) as w:
         w.add_tile(0, b"near")
         w._file.seek(5 << 30)  # a sparse hole: the next tile lands past 4 GiB
         w._offset = 5 << 30
@@ -86,7 +87,7 @@ def test_truncation_is_named(tmp_path, where):
 
 def test_unfinished_file_is_named(tmp_path):
     path = tmp_path / "a.ldmr"
-    w = ContainerWriter(path, 1)
+    w = ContainerWriter(path, 1, version=(2, 0))
     w.add_tile(0, b"x")
     w.close()
     with pytest.raises(DamagedFileError):

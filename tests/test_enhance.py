@@ -200,7 +200,7 @@ def test_pad_to_patch():
 def test_cli_enhancement_errors_are_one_line(tmp_path, capsys, monkeypatch):
     from ldmrsic_cli.main import main
 
-    monkeypatch.setattr("ldmrsic_core.zoo.registry.package_model_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr("ldmrsic_core.zoo.table.package_model_dir", lambda: tmp_path / "none")
     src = DATA / "rgb_uint8_nodata.tif"
     assert main(["--quiet", "enhance", str(src), "-o", str(tmp_path / "e.tif")]) == 1
     err = capsys.readouterr().err
@@ -221,7 +221,7 @@ def test_cli_round_trip_names_the_enhancer(tiny_weights, paired_enhancer, tmp_pa
     capsys.readouterr()
     assert main(["info", str(packed)]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["enhancer"]["name"] == "tiny-enh" and info["format_version"] == "2.0"
+    assert info["enhancer"]["name"] == "tiny-enh" and info["format_version"] == "3.0"
     assert main(["--quiet", "decompress", str(packed), "-o", str(tmp_path / "e.tif"), "--model", str(tiny_weights)]) == 0
     assert "enhanced by tiny-enh" in capsys.readouterr().err
     assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(tmp_path / "n.ldmr"),

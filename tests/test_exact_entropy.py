@@ -18,6 +18,7 @@ from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.errors import LatentMismatchError, UnsupportedVersionError
 from ldmrsic_core.format.header import ENTROPY_SCHEME, Header, exact_entropy
+from ldmrsic_core.format.versions import VERSION
 from ldmrsic_core.models.exact import (
     ACT_LIMIT,
     GRID_BITS,
@@ -125,7 +126,7 @@ def test_files_record_the_arithmetic_and_a_checksum_per_group(packed):
     path, _ = packed
     with ContainerReader(path) as reader:
         header = Header.from_json(reader.header)
-        assert reader.version == (2, 0) and header.entropy == ENTROPY_SCHEME
+        assert reader.version == VERSION and header.entropy == ENTROPY_SCHEME
         payload = TilePayload.decode(reader.read_tile(0), header.raster.count, header.plan.owned(0).shape,
                                      checksummed=True)
     assert len(payload.checksums) == len(payload.groups) == len(header.groups)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 from ldmrsic_core.bands import ValueMapping
-from ldmrsic_core.errors import DamagedFileError, UnsupportedVersionError
+from ldmrsic_core.errors import DamagedFileError
+from ldmrsic_core.format.versions import ENTROPY_SCHEME, FLOAT_ENTROPY, exact_entropy
 from ldmrsic_core.tiling import TilePlan
 
-#: The entropy-parameter arithmetic of format 1 files: the codec's own float computation.
-FLOAT_ENTROPY = "float"
-#: That of format 2 files: exact fixed-point (``ldmrsic_core/models/exact.py``; a new name with
-#: any change to its constants).
-ENTROPY_SCHEME = "fixed-point-1"
 
-#: How invalid pixels are represented in the source and so in the output.
-MASK_KINDS = ("nodata", "nan", "dataset-mask", "none")
+class MaskKind(str, Enum):
+    """How invalid pixels are represented in the source, and so in the output."""
+
+    NODATA = "nodata"
+    NAN = "nan"
+    DATASET_MASK = "dataset-mask"
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class RasterInfo:
     offsets: tuple[float, ...]
     tags: dict[str, str]
     band_tags: tuple[dict[str, str], ...]
-    mask_kind: str
+    mask_kind: MaskKind
 
     @property
     def count(self) -> int:
@@ -47,20 +49,25 @@ class RasterInfo:
 
 @dataclass(frozen=True)
 class CodecInfo:
-    model: str
+    """The codec a file was coded with. Format 3 stores only its hash and the quality: ``model``
+    and ``config`` are then filled from the installed model table (None when not installed),
+    and ``lam`` is None."""
+
+    model: str | None
     sha256: str
-    config: str
+    config: str | None
     quality: float
-    lam: float
+    lam: float | None
 
 
 @dataclass(frozen=True)
 class EnhancerInfo:
-    """The decode-time enhancement chosen at compress time (no bits: it runs on the decoded tiles)."""
+    """The decode-time enhancement chosen at compress time (no bits: it runs on the decoded tiles);
+    in format 3, ``model`` and ``config`` come from the installed model table as for the codec."""
 
-    model: str
+    model: str | None
     sha256: str
-    config: str
+    config: str | None
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class Header:
     def to_json(self) -> dict[str, Any]:
         raster = asdict(self.raster)
         raster["nodata"] = _float_text(self.raster.nodata)
+        raster["mask_kind"] = MaskKind(self.raster.mask_kind).value
         return {
             "raster": raster,
             "codec": asdict(self.codec),
@@ -107,6 +115,7 @@ class Header:
             for key in ("transform", "source_bands", "descriptions", "colorinterp", "units",
                         "scales", "offsets", "band_tags"):
                 r[key] = tuple(r[key])
+            r["mask_kind"] = MaskKind(r["mask_kind"])
             bands = data["bands"]
             header = cls(
                 raster=RasterInfo(**r),
@@ -134,14 +143,5 @@ def _float_text(value: float | None) -> str | None:
     return "nan" if math.isnan(value) else repr(float(value))
 
 
-def exact_entropy(header: Header, version: tuple[int, int], name: str) -> bool:
-    """Whether a file's entropy parameters are exact (format 2) or the codec's float ones (format 1)."""
-    if header.entropy == ENTROPY_SCHEME and version[0] >= 2:
-        return True
-    if header.entropy == FLOAT_ENTROPY and version[0] == 1:
-        return False
-    raise UnsupportedVersionError(
-        f"{name} (format {version[0]}.{version[1]}) computes entropy parameters as {header.entropy!r}, which this "
-        f"ldmrsic-geo does not implement (it knows {ENTROPY_SCHEME!r} and, in format 1, {FLOAT_ENTROPY!r}): "
-        "upgrade ldmrsic-geo"
-    )
+__all__ = ["CodecInfo", "EnhancerInfo", "Header", "MaskKind", "RasterInfo", "ENTROPY_SCHEME", "FLOAT_ENTROPY",
+           "exact_entropy"]

@@ -7,17 +7,19 @@ from typing import Any
 
 from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.format.header import Header
+from ldmrsic_core.zoo.table import installed_names
+
 
 def read_header(path: str | Path) -> Header:
-    """The typed header of an ``.ldmr`` file."""
-    with ContainerReader(path) as reader:
-        return Header.from_json(reader.header)
+    """The typed header of an ``.ldmr`` file (model names filled in from the installed models)."""
+    with ContainerReader(path, installed_names()) as reader:
+        return reader.typed_header
 
 
 def file_info(path: str | Path) -> dict[str, Any]:
     """Header, rate and tile statistics of an ``.ldmr`` file."""
-    with ContainerReader(path) as reader:
-        header = Header.from_json(reader.header)
+    with ContainerReader(path, installed_names()) as reader:
+        header = reader.typed_header
         size = reader.size
         payload_bytes = sum(e.length for e in reader.entries)
         info = header.raster
@@ -43,6 +45,9 @@ def file_info(path: str | Path) -> dict[str, Any]:
             "tiles": {"size": header.tile_size, "overlap": header.overlap, "rows": rows, "cols": cols,
                       "count": len(reader.entries), "payload_bytes": payload_bytes,
                       "container_bytes": size - payload_bytes},
+            "overhead": {"header_bytes": reader.header_bytes, "container_bytes": size - payload_bytes,
+                         "container_bpp": 8 * (size - payload_bytes) / (info.width * info.height),
+                         "share": (size - payload_bytes) / size},
             "clipped_values": list(header.clipped),
             "header": reader.header,
         }

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ldmrsic_core.errors import PayloadError
+from ldmrsic_core.format.varint import Reader as _Reader
+from ldmrsic_core.format.varint import varint as _varint
+
+__all__ = ["TilePayload", "PayloadError"]
+
 ALL_VALID, NONE_VALID, PIXEL_MASK, BAND_MASK, PIXEL_RUNS, BAND_RUNS = range(6)
-
-
-class PayloadError(ValueError):
-    """The payload does not parse (a damaged tile that passed its CRC is all but impossible)."""
 
 
 @dataclass(frozen=True)
@@ -154,36 +156,3 @@ def _runs_decode(raw: bytes, planes: int, shape: tuple[int, int]) -> np.ndarray:
     if reader.pos != len(raw):
         raise PayloadError("trailing mask bytes")
     return mask
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-class _Reader:
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def varint(self) -> int:
-        value = shift = 0
-        while True:
-            if self.pos >= len(self.data) or shift > 63:
-                raise PayloadError("truncated varint")
-            byte = self.data[self.pos]
-            self.pos += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return value
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise PayloadError("truncated payload")
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return chunk

@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from compressai.latent_codecs import ChannelGroupsLatentCodec
 from torch import Tensor, nn
 
+from ldmrsic_core.errors import ExactArithmeticError
+
 #: A change to any constant here needs a new ``ldmrsic_core.format.header.ENTROPY_SCHEME`` name.
 #: Activations, scales and means live on the grid 2^-GRID_BITS.
 GRID_BITS = 12
@@ -52,10 +54,6 @@ _MARGIN_BITS = 2
 
 #: Module-name prefixes of the encoder-only networks, left unquantised.
 ENCODER_ONLY = ("hyper.h_a",)
-
-
-class ExactArithmeticError(ValueError):
-    """A layer's weights cannot keep enough precision for exact fixed-point evaluation at this grid."""
 
 
 def to_grid(x: Tensor) -> Tensor:
@@ -141,11 +139,6 @@ def latent_checksum(y_hat: Tensor) -> int:
     """CRC32 of the latent's grid integers (little-endian int64), the same on every machine."""
     ints = torch.round(y_hat.detach().to("cpu", torch.float64) * 2**GRID_BITS).to(torch.int64)
     return zlib.crc32(np.ascontiguousarray(ints.numpy()).astype("<i8").tobytes())
-
-
-def grid_bits_of(x: Tensor) -> float:
-    """How far ``x`` is from the grid (0 when every value lies on it): a test helper."""
-    return float((x * 2**GRID_BITS - torch.round(x * 2**GRID_BITS)).abs().max()) if x.numel() else 0.0
 
 
 def activation_headroom(latent_codec: nn.Module, run) -> float:

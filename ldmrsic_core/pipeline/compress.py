@@ -17,6 +17,7 @@ from ldmrsic_core.errors import InputError
 from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.zoo.registry import load_codec
+from ldmrsic_core.zoo.table import bundled_hashes
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.raster_io import bounded_gdal_cache, describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.pipeline.executors import open_runner
@@ -121,7 +122,7 @@ def compress_raster(
                 enhancer=enhancement,
                 entropy=ENTROPY_SCHEME,
             )
-            writer.finish(header.to_json())
+            writer.finish(header, bundled_hashes())
     size = target.stat().st_size
     notes = tuple(note for ok, note in (
         (info.crs_wkt, f"{source.name} has no CRS; the decoded raster will have none either"),

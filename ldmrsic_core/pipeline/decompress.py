@@ -26,8 +26,9 @@ from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, load_enhancer
 from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
-from ldmrsic_core.format.header import Header, exact_entropy
-from ldmrsic_core.zoo.registry import load_codec, named_weights
+from ldmrsic_core.format.header import CodecInfo, EnhancerInfo, Header, MaskKind, exact_entropy
+from ldmrsic_core.zoo.registry import load_codec
+from ldmrsic_core.zoo.table import installed_names, named_weights
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
@@ -70,6 +71,12 @@ class DecompressResult:
     enhancer: str | None = None
 
 
+def described(need: CodecInfo | EnhancerInfo, kind: str = "model") -> str:
+    """How an error names the weights a file needs: by name where the file (format 1–2) or the
+    installed models know it, always by SHA-256."""
+    return f"{kind} {need.model!r} (SHA-256 {need.sha256})" if need.model else f"the {kind} with SHA-256 {need.sha256}"
+
+
 def codec_for(header: Header, model: str | Path | None, device: str) -> ModelRef:
     """The weights a file was made with: ``model`` if given (hash checked), else a bundled match;
     loaded here (so a mismatch is reported before any work) and named for the jobs."""
@@ -78,15 +85,14 @@ def codec_for(header: Header, model: str | Path | None, device: str) -> ModelRef
         match = [w.name for w in named_weights().values() if w.sha256 == need.sha256]
         if not match:
             raise WeightsError(
-                f"weights not available: this file needs model {need.model!r} (SHA-256 {need.sha256}); "
+                f"weights not available: this file needs {described(need)}; "
                 "pass --model PATH to that weights file"
             )
         model = match[0]
     try:
         loaded = load_codec(model, resolve_device(device), expect_sha256=need.sha256)
     except WeightsError as exc:
-        raise WeightsError(f"weights not available: this file needs model {need.model!r} "
-                           f"(SHA-256 {need.sha256}); {exc}") from None
+        raise WeightsError(f"weights not available: this file needs {described(need)}; {exc}") from None
     return model_ref(model, loaded, device, "codec")
 
 
@@ -105,7 +111,7 @@ def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None,
     match = [w.name for w in named_weights().values() if w.sha256 == need.sha256]
     if not match:
         raise WeightsError(
-            f"this file is enhanced at decode time by {need.model!r} (SHA-256 {need.sha256}), which is not "
+            f"this file is enhanced at decode time by {described(need, 'enhancer')}, which is not "
             "installed; pass --no-enhance to decode without it or --enhancer NAME|PATH to choose one"
         )
     loaded = load_enhancer(match[0], resolve_device(device), expect_sha256=need.sha256)
@@ -155,8 +161,8 @@ def decompress_raster(
     """
     source, target = Path(input), Path(output)
     check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
-    with ContainerReader(source) as reader:
-        header = Header.from_json(reader.header)
+    with ContainerReader(source, installed_names()) as reader:
+        header = reader.typed_header
         if len(reader.entries) != len(header.plan):
             raise InputError(f"{source.name}: the tile index does not match the tile grid")
         exact = exact_entropy(header, reader.version, source.name)
@@ -172,9 +178,9 @@ def decompress_raster(
         info = header.raster
         transform = Affine(*info.transform) @ Affine.translation(box.cols.start, box.rows.start)
         profile = output_profile(info, box.rows.length, box.cols.length, transform)
-        fill = info.nodata if info.nodata is not None else (np.nan if info.mask_kind == "nan" else 0)
-        write_mask = info.nodata is None and (info.mask_kind == "dataset-mask" or
-                                              (allow_damaged and info.mask_kind != "nan"))
+        fill = info.nodata if info.nodata is not None else (np.nan if info.mask_kind == MaskKind.NAN else 0)
+        write_mask = info.nodata is None and (info.mask_kind == MaskKind.DATASET_MASK or
+                                              (allow_damaged and info.mask_kind != MaskKind.NAN))
         total = sum(1 for _ in header.plan.output_windows(box))
         with open_runner(jobs, workers, scheduler) as runner, bounded_gdal_cache(), \
                 atomic_output(target, overwrite, inputs=(source,)) as tmp:

@@ -23,6 +23,7 @@ from ldmrsic_core.zoo.enhancers import default_enhancer, load_enhancer
 from ldmrsic_core.enhance.enhancer import bpp_level
 from ldmrsic_core.errors import InputError, WeightsError
 from ldmrsic_core.outputs import atomic_output, check_output
+from ldmrsic_core.format.header import MaskKind
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
     check_written,
@@ -141,7 +142,7 @@ def enhance_raster(
                             out = np.where(valid, restored, original)
                         enhanced.release(needs)
                         dst.write(out, window=window(part))
-                        if info.mask_kind == "dataset-mask":
+                        if info.mask_kind == MaskKind.DATASET_MASK:
                             dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(part))
                         done += 1
                         if progress:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ldmrsic_core.errors import InputError, OutputExistsError
-from ldmrsic_core.zoo.registry import read_model_table, save_weights, user_model_dir
+from ldmrsic_core.zoo.registry import save_weights
+from ldmrsic_core.zoo.table import read_model_table, user_model_dir
 from ldmrsic_core.outputs import temporary_sibling
 from ldmrsic_core.training.run import read_checkpoint
 

@@ -16,7 +16,8 @@ import torch
 from ldmrsic_core.enhance.enhancer import Enhancer, EnhancerConfig, load_enhancer_state
 from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.errors import WeightsError
-from ldmrsic_core.zoo.registry import named_weights, read_weights
+from ldmrsic_core.zoo.registry import read_weights
+from ldmrsic_core.zoo.table import named_weights
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,10 @@ def default_enhancer(source: str, codec_sha256: str | None = None) -> str | None
     return found[0][1] if found else None
 
 
-def check_pairing(enhancer: LoadedEnhancer, codec_name: str, codec_sha256: str) -> LoadedEnhancer:
+def check_pairing(enhancer: LoadedEnhancer, codec_name: str | None, codec_sha256: str) -> LoadedEnhancer:
     """``enhancer`` if it was trained on this codec's output, else a :class:`WeightsError`."""
     if enhancer.source != "ldmrsic" or enhancer.codec_sha256 != codec_sha256:
         what = "JPEG2000 output" if enhancer.source == "jpeg2000" else "the output of another codec"
-        raise WeightsError(f"enhancer {enhancer.name} restores {what}, not that of model {codec_name!r} "
-                           f"(SHA-256 {codec_sha256[:16]}…)")
+        codec = f"model {codec_name!r}" if codec_name else "the codec"
+        raise WeightsError(f"enhancer {enhancer.name} restores {what}, not that of {codec} (SHA-256 {codec_sha256[:16]}…)")
     return enhancer

@@ -1,0 +1,105 @@
+"""The table of named models (codecs and enhancers alike): ``models.json`` in the package's
+``weights/`` folder (bundled) and in the user's model folder (exported by ``train export``).
+Plain JSON: reading it needs no torch, so ``info`` names a file's models quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ldmrsic_core.errors import WeightsError
+
+
+@dataclass(frozen=True)
+class NamedWeights:
+    """A weights file known by name: bundled in the package or exported to the user's model folder."""
+
+    name: str
+    path: Path
+    sha256: str
+    config: str
+    bundled: bool
+    notes: str = ""
+    kind: str = "codec"
+    source: str | None = None
+    codec_sha256: str | None = None
+
+
+def package_model_dir() -> Path:
+    return Path(str(resources.files("ldmrsic_core") / "weights"))
+
+
+def user_model_dir() -> Path:
+    """Where ``train export`` puts models: $LDMRSIC_GEO_MODELS or ~/.local/share/ldmrsic-geo/models."""
+    env = os.environ.get("LDMRSIC_GEO_MODELS")
+    return Path(env) if env else Path.home() / ".local" / "share" / "ldmrsic-geo" / "models"
+
+
+def read_model_table(folder: Path) -> dict[str, Any]:
+    """A folder's ``models.json``: {"default": name or null, "models": {name: {file, sha256, config, notes}}}."""
+    table = folder / "models.json"
+    if not table.is_file():
+        return {"default": None, "models": {}}
+    try:
+        data = json.loads(table.read_text())
+        return {"default": data.get("default"), "models": dict(data["models"])}
+    except (ValueError, KeyError, TypeError):
+        raise WeightsError(f"{table} is damaged; remove it or export the models again") from None
+
+
+def named_weights() -> dict[str, NamedWeights]:
+    """Bundled models, then the user's exported ones (a bundled name cannot be shadowed)."""
+    found: dict[str, NamedWeights] = {}
+    for folder, bundled in ((package_model_dir(), True), (user_model_dir(), False)):
+        for name, e in read_model_table(folder)["models"].items():
+            if name not in found:
+                found[name] = NamedWeights(name, folder / e["file"], e["sha256"], e.get("config", ""), bundled,
+                                           e.get("notes", ""), e.get("kind", "codec"), e.get("source"),
+                                           e.get("codec_sha256"))
+    return found
+
+
+def default_model() -> str | None:
+    """The bundled model ``compress`` uses when none is named."""
+    return read_model_table(package_model_dir())["default"]
+
+
+def no_model_message() -> str:
+    if default_model():
+        return ""
+    return (
+        "no trained model is bundled with this version of ldmrsic-geo yet; pass --model NAME or PATH "
+        "to a weights file (ldmrsic-geo models lists what is available)"
+    )
+
+
+def resolve(model: str | Path | None) -> tuple[str, Path, str | None]:
+    """Turn a model argument (name, path or None for the default) into (name, path, expected hash)."""
+    named = named_weights()
+    if model is None:
+        model = default_model()
+        if model is None:
+            raise WeightsError(no_model_message())
+    if str(model) in named:
+        entry = named[str(model)]
+        return entry.name, entry.path, entry.sha256
+    path = Path(model)
+    if path.is_file():
+        return path.stem, path, None
+    known = ", ".join(named) or "none"
+    raise WeightsError(f"model {model!s} is neither a known model name ({known}) nor an existing weights file")
+
+
+def installed_names() -> dict[str, tuple[str, str]]:
+    """SHA-256 → (name, configuration) of every installed model, for headers that store hashes only."""
+    return {w.sha256: (w.name, w.config) for w in named_weights().values()}
+
+
+def bundled_hashes() -> frozenset[str]:
+    """SHA-256 of every model shipped in the package (its table names them on any installation)."""
+    return frozenset(w.sha256 for w in named_weights().values() if w.bundled)

@@ -1,0 +1,84 @@
+"""Write the golden ``.ldmr`` files of ``tests/expected/golden/`` and record what they decode to.
+
+Each released format version writes the same two inputs with the bundled models, **with the
+code of that release**: format 1.1 from commit 4edd9c1, format 2.0 from commit 57969df (both run
+from a ``git worktree`` of that commit), the current format from this checkout. The old files
+are written once and never regenerated: they are the promise that an archive written then still
+decodes now. ``golden.json`` records, per file, the SHA-256 of its bytes and of the pixels the
+current decoder makes of it, with the platform they were decoded on; the decoded pixels are kept
+too (``*.npz``) so that another platform is checked against them within float rounding.
+
+    python tests/expected/make_golden.py            # add missing files, record decodes
+    python tests/expected/make_golden.py --current  # rewrite the current version's files
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+GOLDEN = HERE / "golden"
+INPUTS = {  # name: (fixture, compress options)
+    "rgb-nodata": ("rgb_uint8_nodata.tif", {"quality": 3.0, "tile": 128, "overlap": 16}),
+    "int16-8band": ("sr_int16_8band.tif", {"quality": 4.0, "tile": 64, "overlap": 16, "enhance": False}),
+}
+RELEASES = {"1.1": "4edd9c1", "2.0": "57969df"}  # format version: the commit whose code writes it
+
+_WRITE = """
+import json, sys
+from ldmrsic_core import compress_raster
+source, target, options = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+compress_raster(source, target, device="cpu", **options)
+"""
+
+
+def write_with(commit: str | None, source: Path, target: Path, options: dict) -> None:
+    """Compress with the code of ``commit`` (a worktree of it first on the path), or this checkout's."""
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as work:
+        if commit:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", work, commit], check=True,
+                           capture_output=True)
+            env["PYTHONPATH"] = work
+        try:
+            subprocess.run([sys.executable, "-c", _WRITE, str(source), str(target), json.dumps(options)], env=env,
+                           check=True, cwd=work if commit else ROOT)
+        finally:
+            if commit:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", work], check=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--current", action="store_true", help="rewrite the current format's files")
+    args = p.parse_args()
+    sys.path.insert(0, str(ROOT / "tests"))
+    from golden import VERSION_TEXT, decode_golden, file_sha256, platform_key, save_pixels
+
+    GOLDEN.mkdir(exist_ok=True)
+    versions = {**RELEASES, VERSION_TEXT: None}
+    record: dict = {}
+    for version, commit in versions.items():
+        for name, (fixture, options) in INPUTS.items():
+            target = GOLDEN / f"{name}-v{version}.ldmr"
+            if not target.exists() or (commit is None and args.current):
+                target.unlink(missing_ok=True)
+                write_with(commit, ROOT / "tests" / "data" / fixture, target, options)
+            pixels = decode_golden(target)
+            save_pixels(target.with_suffix(".npz"), pixels)
+            record[target.name] = {"format": version, "written_by": commit or "this checkout",
+                                   "source": fixture, "options": options, "file_sha256": file_sha256(target),
+                                   "pixels_sha256": file_sha256(None, pixels), "platform": platform_key()}
+            print(f"{target.name}: {target.stat().st_size} bytes, pixels {record[target.name]['pixels_sha256'][:16]}")
+    (HERE / "golden.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Helpers for the golden files (``tests/expected/``): decoding them, hashing pixels, the platform."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+
+from ldmrsic_core.format.versions import VERSION
+
+VERSION_TEXT = "{}.{}".format(*VERSION)
+EXPECTED = Path(__file__).resolve().parent / "expected"
+
+
+def platform_key() -> str:
+    """What decoded pixels are bit-identical across: the torch build and the CPU's vector unit.
+    (Latents are exact everywhere; the float synthesis and enhancement round per platform.)"""
+    return f"torch {torch.__version__.split('+')[0]} / {torch.backends.cpu.get_cpu_capability()}"
+
+
+def decode_golden(path: Path) -> np.ndarray:
+    """Decode as a user would (bundled models, the file's own enhancer) and return the pixels."""
+    from ldmrsic_core import decompress_raster
+
+    with tempfile.TemporaryDirectory() as work:
+        out = decompress_raster(path, Path(work) / "out.tif", device="cpu").output
+        with rasterio.open(out) as src:
+            return src.read()
+
+
+def file_sha256(path: Path | None, pixels: np.ndarray | None = None) -> str:
+    if pixels is not None:
+        return hashlib.sha256(str(pixels.dtype).encode() + str(pixels.shape).encode() + pixels.tobytes()).hexdigest()
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_pixels(path: Path, pixels: np.ndarray) -> None:
+    np.savez_compressed(path, pixels=pixels)
+
+
+def load_pixels(path: Path) -> np.ndarray:
+    with np.load(path) as data:
+        return data["pixels"]

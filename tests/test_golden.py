@@ -1,0 +1,65 @@
+"""Golden files: ``.ldmr`` files written by every released format version (1.1, 2.0 and the
+current one, each by the code of its release: ``tests/expected/make_golden.py``) must keep
+decoding to the pixels recorded for them, and the current encoder must keep writing the same bytes.
+
+Bit-identity of pixels is promised on one platform (torch build and CPU vector unit: the float
+synthesis and enhancement round there); elsewhere pixels must match within float rounding, and
+the exact entropy decoding is checked on every machine by each tile's latent CRC. To record a
+change to the current encoder on purpose: ``LDMRSIC_REGENERATE_EXPECTED=1 pytest tests/test_golden.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from golden import EXPECTED, VERSION_TEXT, decode_golden, file_sha256, load_pixels, platform_key
+from ldmrsic_core.format.container import ContainerReader
+
+RECORD = json.loads((EXPECTED / "golden.json").read_text())
+REGENERATE = bool(os.environ.get("LDMRSIC_REGENERATE_EXPECTED"))
+
+
+def test_every_released_format_has_golden_files():
+    assert {entry["format"] for entry in RECORD.values()} == {"1.1", "2.0", VERSION_TEXT}
+
+
+@pytest.mark.parametrize("name", sorted(RECORD))
+def test_golden_file_decodes_to_its_recorded_pixels(name):
+    entry, path = RECORD[name], EXPECTED / "golden" / name
+    assert file_sha256(path) == entry["file_sha256"], f"{name} was changed; golden files are never rewritten"
+    with ContainerReader(path) as reader:
+        assert "{}.{}".format(*reader.version) == entry["format"]
+    pixels = decode_golden(path)  # raises on any latent CRC mismatch (formats 2 and later)
+    if platform_key() == entry["platform"]:
+        assert file_sha256(None, pixels) == entry["pixels_sha256"]
+    else:  # another vector unit rounds the float transforms differently: a few values by one step
+        reference = load_pixels(path.with_suffix(".npz")).astype(np.int64)
+        difference = np.abs(pixels.astype(np.int64) - reference)
+        assert difference.mean() < 0.05 and np.quantile(difference, 0.999) <= 2
+
+
+@pytest.fixture(scope="module")
+def regenerated():
+    if REGENERATE:
+        subprocess.run([sys.executable, str(EXPECTED / "make_golden.py"), "--current"], check=True)
+    return REGENERATE
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in RECORD.items() if e["format"] == VERSION_TEXT))
+def test_the_current_encoder_writes_the_recorded_bytes(name, tmp_path, regenerated):
+    from conftest import DATA
+    from ldmrsic_core import compress_raster
+
+    entry = json.loads((EXPECTED / "golden.json").read_text())[name]
+    if entry["platform"] != platform_key():
+        pytest.skip(f"encoder bytes are recorded for {entry['platform']}, this is {platform_key()} (float analysis "
+                    "transforms round per platform; decoding is checked above)")
+    out = compress_raster(DATA / entry["source"], tmp_path / name, device="cpu", **entry["options"]).output
+    assert file_sha256(out) == entry["file_sha256"], (
+        "the encoder writes other bytes than recorded: if intended, run with LDMRSIC_REGENERATE_EXPECTED=1")
