@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ldmrsic_core import defaults
+
 from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, model_option, overwrite_option,
                                  parallel_options, progress_bar, quality_option)
 
@@ -12,8 +14,9 @@ from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, model
 @click.argument("input", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--output", "-o", default=None, help="Output .ldmr file [default: INPUT with suffix .ldmr].")
 @quality_option
-@click.option("--tile", type=int, default=None, help="Tile size in pixels, a multiple of 64 [default: 512].")
-@click.option("--overlap", type=int, default=None, help="Overlap of neighbouring tiles in pixels [default: 16].")
+@click.option("--tile", type=int, default=defaults.TILE, show_default=True, help="Tile size in pixels, a multiple of 64.")
+@click.option("--overlap", type=int, default=defaults.OVERLAP, show_default=True,
+              help="Overlap of neighbouring tiles in pixels.")
 @click.option("--bands", default=None, help="Bands to keep, in order, e.g. 4,3,2 [default: all].")
 @click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
               help="Map values LO..HI to the codec range for every band (others are clipped) "
@@ -35,13 +38,11 @@ def compress(ctx, input, output, quality, tile, overlap, bands, value_range, mod
     trained for the codec; it costs no bits), so it always decodes to the same pixels.
     """
     from ldmrsic_core import compress_raster
-    from ldmrsic_core.pipeline.compress import DEFAULT_OVERLAP, DEFAULT_TILE
 
     update, close = progress_bar(ctx, "compress")
     try:
         result = compress_raster(
-            input, output, quality=quality, tile=tile or DEFAULT_TILE,
-            overlap=DEFAULT_OVERLAP if overlap is None else overlap, bands=bands, model=model,
+            input, output, quality=quality, tile=tile, overlap=overlap, bands=bands, model=model,
             device=device, value_range=tuple(value_range) if value_range else None,
             enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
             progress=update, jobs=jobs, workers=workers, scheduler=scheduler,

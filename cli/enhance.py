@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ldmrsic_core import defaults
+
 from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, overwrite_option, parallel_options,
                                  progress_bar)
 
@@ -11,11 +13,12 @@ from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, overw
 @click.command()
 @click.argument("input", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--output", "-o", required=True, help="Output GeoTIFF.")
-@click.option("--source", type=click.Choice(["jpeg2000"]), default="jpeg2000", show_default=True,
+@click.option("--source", type=click.Choice(defaults.ENHANCE_SOURCES), default=defaults.ENHANCE_SOURCES[0], show_default=True,
               help="The classical codec that produced INPUT.")
 @enhancer_option
-@click.option("--tile", type=int, default=None, help="Tile size in pixels, a multiple of 64 [default: 512].")
-@click.option("--overlap", type=int, default=None, help="Overlap of neighbouring tiles in pixels [default: 32].")
+@click.option("--tile", type=int, default=defaults.ENHANCE_TILE, show_default=True, help="Tile size in pixels, a multiple of 64.")
+@click.option("--overlap", type=int, default=defaults.ENHANCE_OVERLAP, show_default=True,
+              help="Overlap of neighbouring tiles in pixels.")
 @click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
               help="Values mapped to the model's range [default: 0–255 for 8-bit data, else each band's min–max].")
 @click.option("--source-bpp", type=float, default=None,
@@ -31,12 +34,11 @@ def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, so
 
     The model defaults to the installed enhancer for --source; it is told the rate INPUT was
     coded at (from the JPEG2000 file's size, or --source-bpp)."""
-    from ldmrsic_core.pipeline.enhance import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_raster
+    from ldmrsic_core.pipeline.enhance import enhance_raster
 
     update, close = progress_bar(ctx, "enhance")
     try:
-        result = enhance_raster(input, output, source=source, enhancer=enhancer, tile=tile or DEFAULT_TILE,
-                                overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+        result = enhance_raster(input, output, source=source, enhancer=enhancer, tile=tile, overlap=overlap,
                                 value_range=tuple(value_range) if value_range else None,
                                 source_bpp=source_bpp, device=device,
                                 overwrite=overwrite, progress=update, jobs=jobs, workers=workers,

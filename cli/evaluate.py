@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ldmrsic_core import defaults
+
 from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite_option, progress_bar
 
 
@@ -16,9 +18,10 @@ def _list(text: str) -> tuple[str, ...]:
 @click.command("eval")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Report folder.")
-@click.option("--codecs", default="ldmrsic,ldmrsic-noenh,jpeg2000,webp,jpeg,avif,jpegxl", show_default=True,
+@click.option("--codecs", default=",".join(defaults.EVAL_CODECS), show_default=True,
               help="Comma-separated codecs.")
-@click.option("--qualities", default="1,2,3,4,5", show_default=True, help="Our quality presets.")
+@click.option("--qualities", default=",".join(f"{q:g}" for q in defaults.EVAL_QUALITIES), show_default=True,
+              help="Our quality presets.")
 @click.option("--anchor", default=None, help="Another reference codec for BD-rates (besides jpeg2000).")
 @click.option("--limit", type=int, default=0, help="Use this many images only, spread over the inputs.")
 @model_option

@@ -7,11 +7,13 @@ from typing import Callable
 
 import click
 
-quality_option = click.option("--quality", "-q", type=float, default=3.0, show_default=True,
+from ldmrsic_core import defaults
+
+quality_option = click.option("--quality", "-q", type=float, default=defaults.QUALITY, show_default=True,
                               help="Quality from 1.0 (smallest file) to 5.0 (best); fractions interpolate.")
 model_option = click.option("--model", "-m", default=None,
                             help="Model name (see `ldmrsic-geo models`) or path to a weights file.")
-device_option = click.option("--device", default="auto", show_default=True,
+device_option = click.option("--device", default=defaults.DEVICES[0], show_default=True,
                              help="auto (GPU when available), cpu or cuda.")
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the output if it exists.")
 

@@ -15,6 +15,7 @@ import os
 import queue
 import subprocess
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
@@ -47,14 +48,61 @@ NOT_INSTALLED = ("ldmrsic-geo is not installed in QGIS's Python: install it ther
                  "Processing › Options › Providers › ldmrsic-geo › External Python to a Python that has it")
 
 
-def run(function: str, kwargs: dict[str, Any], argv: list[str], feedback: QgsProcessingFeedback) -> None:
-    """``ldmrsic_core.FUNCTION(**kwargs)`` in QGIS's Python when it has the library and no external
-    Python is set; else ``ldmrsic-geo ARGV`` in the external Python."""
+@dataclass(frozen=True)
+class Command:
+    """A CLI command and the library function behind it: ``positional`` is the keyword that is
+    the command's argument, ``options`` the CLI option of every other keyword."""
+
+    function: str
+    positional: str
+    options: dict[str, str]
+
+
+#: The one table from which both the in-process call and the external command line are made.
+COMMANDS = {
+    "compress": Command("ldmrsic_core.compress_raster", "input", {
+        "output": "-o", "quality": "--quality", "tile": "--tile", "overlap": "--overlap", "bands": "--bands",
+        "model": "--model", "device": "--device", "overwrite": "--overwrite"}),
+    "decompress": Command("ldmrsic_core.decompress_raster", "input", {
+        "output": "-o", "bbox": "--bbox", "model": "--model", "device": "--device", "cog": "--cog",
+        "enhance": "--no-enhance", "overwrite": "--overwrite"}),
+    "enhance": Command("ldmrsic_core.pipeline.enhance.enhance_raster", "input", {
+        "output": "-o", "source": "--source", "enhancer": "--enhancer", "source_bpp": "--source-bpp",
+        "device": "--device", "overwrite": "--overwrite"}),
+    "eval": Command("ldmrsic_core.evaluation.runner.evaluate", "inputs", {
+        "out": "--out", "codecs": "--codecs", "qualities": "--qualities", "model": "--model", "device": "--device",
+        "overwrite": "--overwrite"}),
+}
+SPREAD = ("bbox",)  # options that take several values (the others join a sequence with commas)
+
+
+def command_line(command: str, kwargs: dict[str, Any]) -> list[str]:
+    """The ``ldmrsic-geo`` arguments that do what ``COMMANDS[command].function(**kwargs)`` does."""
+    spec = COMMANDS[command]
+    value = kwargs[spec.positional]
+    argv = [command, *(map(str, value) if isinstance(value, (list, tuple)) else [str(value)])]
+    for key, value in kwargs.items():
+        if key == spec.positional or value is None:
+            continue
+        option = spec.options[key]
+        if isinstance(value, bool):  # a flag, or its negation ("--no-enhance" for enhance=False)
+            argv += [option] if value != option.startswith("--no-") else []
+        elif isinstance(value, (list, tuple)):
+            texts = [repr(v) if isinstance(v, float) else str(v) for v in value]
+            argv += [option, *texts] if key in SPREAD else [option, ",".join(texts)]
+        else:
+            argv += [option, repr(value) if isinstance(value, float) else str(value)]
+    return argv
+
+
+def run(command: str, kwargs: dict[str, Any], feedback: QgsProcessingFeedback) -> None:
+    """``COMMANDS[command].function(**kwargs)`` in QGIS's Python when it has the library and no
+    external Python is set; else the same as ``ldmrsic-geo COMMAND ...`` in the external Python."""
     python = external_python()
     if python:
-        _run_external(python, argv, feedback)
+        _run_external(python, command_line(command, kwargs), feedback)
     elif library_available():
-        _run_in_process(function, kwargs, feedback)
+        _run_in_process(COMMANDS[command].function, kwargs, feedback)
     else:
         raise QgsProcessingException(NOT_INSTALLED)
 

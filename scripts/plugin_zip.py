@@ -29,6 +29,7 @@ def build(out: Path) -> Path:
         for path in sorted((ROOT / "qgis_plugin").rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 z.write(path, f"{PLUGIN}/{path.relative_to(ROOT / 'qgis_plugin')}")
+        z.write(ROOT / "ldmrsic_core" / "defaults.py", f"{PLUGIN}/_defaults.py")  # one source of the defaults
         z.write(ROOT / "metadata.txt", f"{PLUGIN}/metadata.txt")
         z.write(ROOT / "README.md", f"{PLUGIN}/README.md")
     os.replace(tmp, target)

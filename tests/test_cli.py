@@ -238,3 +238,25 @@ def test_info_reports_rate_tiles_and_model(tmp_path, tiny_weights, capsys):
     with rasterio.open(DATA / "l8_uint16_1band.tif") as src:
         data = src.read(1)
     assert info["clipped_values"] == [int(((data < 8000) | (data > 9000)).sum())]
+
+
+def test_cli_defaults_are_the_library_defaults():
+    import inspect
+
+    from ldmrsic_cli.main import cli
+    from ldmrsic_core import compress_raster, defaults
+    from ldmrsic_core.evaluation.codecs import ALL_CODECS
+    from ldmrsic_core.pipeline.enhance import enhance_raster
+
+    def shown(command, name):
+        return next(p for p in cli.commands[command].params if p.name == name).default
+
+    library = inspect.signature(compress_raster).parameters
+    for name in ("quality", "tile", "overlap", "device"):
+        assert shown("compress", name) == library[name].default
+    library = inspect.signature(enhance_raster).parameters
+    for name in ("tile", "overlap"):
+        assert shown("enhance", name) == library[name].default
+    assert (shown("compress", "tile"), shown("compress", "overlap"), shown("enhance", "overlap")) == (
+        defaults.TILE, defaults.OVERLAP, defaults.ENHANCE_OVERLAP)
+    assert tuple(shown("eval", "codecs").split(",")) == defaults.EVAL_CODECS == ALL_CODECS

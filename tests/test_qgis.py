@@ -175,6 +175,8 @@ def test_plugin_zip_installs_into_a_fresh_profile(tmp_path):
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(plugins)
     assert (plugins / "ldmrsic_geo" / "metadata.txt").read_text() == (ROOT / "metadata.txt").read_text()
+    # the defaults travel with the plugin, for a QGIS whose Python lacks the library
+    assert (plugins / "ldmrsic_geo" / "_defaults.py").read_text() == (ROOT / "ldmrsic_core" / "defaults.py").read_text()
     env = {**os.environ, "HOME": str(home), "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
     env.pop("PYTHONPATH", None)
     subprocess.run([QGIS_PROCESS, "plugins", "enable", "ldmrsic_geo"], env=env, check=True, capture_output=True,
@@ -212,3 +214,28 @@ def test_evaluate_writes_an_html_report(processing, tiny_weights, tmp_path):
     report = Path(result["REPORT"])
     assert report == folder / "report.html" and "BD-rate" in report.read_text()
     assert (folder / "psnr_bpp.png").stat().st_size > 0
+
+
+def test_external_command_lines_come_from_the_same_table_as_the_calls(processing):
+    from qgis_plugin import backend
+
+    assert backend.command_line("decompress", dict(input="a.ldmr", output="b.tif", bbox=(1.0, 2.0, 3.5, 4.0),
+                                                   model=None, device="cpu", cog=True, enhance=False,
+                                                   overwrite=True)) == [
+        "decompress", "a.ldmr", "-o", "b.tif", "--bbox", "1.0", "2.0", "3.5", "4.0", "--device", "cpu", "--cog",
+        "--no-enhance", "--overwrite"]
+    assert backend.command_line("eval", dict(inputs=[Path("x.tif")], out=Path("r"), codecs=("ldmrsic", "webp"),
+                                             qualities=(1.0, 2.5), overwrite=True)) == [
+        "eval", "x.tif", "--out", "r", "--codecs", "ldmrsic,webp", "--qualities", "1.0,2.5", "--overwrite"]
+    import inspect
+
+    import ldmrsic_core
+    from ldmrsic_cli.main import cli
+
+    for name, command in backend.COMMANDS.items():  # every keyword is the library's and every option the CLI's
+        module, function = command.function.rsplit(".", 1)
+        target = getattr(ldmrsic_core, function) if module == "ldmrsic_core" else \
+            getattr(__import__(module, fromlist=[function]), function)
+        assert set(command.options) | {command.positional} <= set(inspect.signature(target).parameters)
+        known = {opt for param in cli.commands[name].params for opt in getattr(param, "opts", [])}
+        assert set(command.options.values()) <= known, name

@@ -27,13 +27,13 @@ import numpy as np
 import rasterio
 import torch
 
+from ldmrsic_core import defaults
 from ldmrsic_core.bands import ValueMapping, default_mapping, from_channels, group_bands, to_channels
 from ldmrsic_core.errors import InputError, OutputExistsError
 from ldmrsic_core.evaluation.codecs import ALL_CODECS, CLASSIC, LEARNED
 from ldmrsic_core.outputs import check_folder_writable
 from ldmrsic_core.training.data import IMAGE_SUFFIXES, find_images
 
-DEFAULT_QUALITIES = (1.0, 2.0, 3.0, 4.0, 5.0)
 FIELDS = ["image", "codec", "setting", "bytes", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"]
 
 
@@ -144,7 +144,7 @@ def run_learned(image: Image, quality: float, model, device: str, modes: list[st
 
 
 def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_CODECS,
-             qualities: tuple[float, ...] = DEFAULT_QUALITIES, anchor: str | None = None, model=None,
+             qualities: tuple[float, ...] = defaults.EVAL_QUALITIES, anchor: str | None = None, model=None,
              device: str = "auto", limit: int = 0, overwrite: bool = False,
              progress: Callable[[int, int], None] | None = None) -> Path:
     """Run the evaluation and write its files into ``out`` (made atomically: a temporary folder renamed)."""

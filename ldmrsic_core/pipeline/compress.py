@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from ldmrsic_core import __version__
+from ldmrsic_core import __version__, defaults
 from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.format.container import ContainerWriter
 from ldmrsic_core.device import resolve_device
@@ -24,8 +24,6 @@ from ldmrsic_core.pipeline.executors import open_runner
 from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tile, model_ref
 from ldmrsic_core.tiling import TilePlan, validate
 
-DEFAULT_TILE = 512
-DEFAULT_OVERLAP = 16
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)``; raise :class:`~ldmrsic_core.errors.Cancelled` in it to stop."""
@@ -50,9 +48,9 @@ def compress_raster(
     input: str | Path,
     output: str | Path | None = None,
     *,
-    quality: float = 3.0,
-    tile: int = DEFAULT_TILE,
-    overlap: int = DEFAULT_OVERLAP,
+    quality: float = defaults.QUALITY,
+    tile: int = defaults.TILE,
+    overlap: int = defaults.OVERLAP,
     bands: str | list[int] | None = None,
     model: str | Path | None = None,
     device: str = "auto",

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import rasterio
 
+from ldmrsic_core import defaults
 from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.pipeline.blending import blend
 from ldmrsic_core.device import resolve_device
@@ -41,9 +42,6 @@ from ldmrsic_core.pipeline.schedule import OrderedResults, stripe_columns, strip
 from ldmrsic_core.pipeline.tile_jobs import EnhanceSettings, enhance_tile, model_ref
 from ldmrsic_core.tiling import TilePlan, validate
 
-SOURCES = ("jpeg2000",)
-DEFAULT_TILE = 512
-DEFAULT_OVERLAP = 32
 #: Memory for the enhanced tiles held at once (sets the stripe width, see :mod:`.schedule`).
 ENHANCE_MEMORY = 512 << 20
 
@@ -66,8 +64,8 @@ def enhance_raster(
     *,
     source: str = "jpeg2000",
     enhancer: str | Path | None = None,
-    tile: int = DEFAULT_TILE,
-    overlap: int = DEFAULT_OVERLAP,
+    tile: int = defaults.ENHANCE_TILE,
+    overlap: int = defaults.ENHANCE_OVERLAP,
     value_range: tuple[float, float] | None = None,
     source_bpp: float | None = None,
     device: str = "auto",
@@ -85,8 +83,8 @@ def enhance_raster(
     src_path, target = Path(input), Path(output)
     check_output(target, overwrite, (src_path,))
     validate(tile, overlap)
-    if source not in SOURCES:
-        raise WeightsError(f"--source {source} is not supported; enhancement exists for: {', '.join(SOURCES)}")
+    if source not in defaults.ENHANCE_SOURCES:
+        raise WeightsError(f"--source {source} is not supported; enhancement exists for: {', '.join(defaults.ENHANCE_SOURCES)}")
     torch_device = resolve_device(device)
     name = enhancer if enhancer is not None else default_enhancer(source)
     if name is None:

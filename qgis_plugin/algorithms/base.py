@@ -7,7 +7,9 @@ import os
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterString)
 
-DEVICES = ["auto", "cpu", "cuda"]
+from ..defaults_source import defaults
+
+DEVICES = list(defaults.DEVICES)
 
 
 def described(parameter: QgsProcessingParameterDefinition, help_text: str) -> QgsProcessingParameterDefinition:

@@ -6,6 +6,7 @@ from qgis.core import (QgsProcessingParameterFileDestination, QgsProcessingParam
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from .. import backend
+from ..defaults_source import defaults
 from .base import LdmrsicAlgorithm, described
 
 
@@ -28,16 +29,16 @@ class CompressAlgorithm(LdmrsicAlgorithm):
         self.addParameter(described(QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
                                     "The raster to compress (any GDAL-readable file: GeoTIFF, JPEG2000…)."))
         self.addParameter(described(
-            QgsProcessingParameterNumber(self.QUALITY, "Quality", QgsProcessingParameterNumber.Double, 3.0,
-                                         minValue=1.0, maxValue=5.0),
+            QgsProcessingParameterNumber(self.QUALITY, "Quality", QgsProcessingParameterNumber.Double,
+                                         defaults.QUALITY, minValue=defaults.MIN_QUALITY, maxValue=defaults.MAX_QUALITY),
             "1 = smallest file, 5 = best picture; fractions are allowed. On aerial RGB about 0.1 to 0.7 bits per pixel."))
         self.addParameter(described(
-            QgsProcessingParameterNumber(self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer, 512,
-                                         minValue=64),
-            "Tiles are coded independently; a multiple of 64. 512 is the best trade-off."))
+            QgsProcessingParameterNumber(self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer,
+                                         defaults.TILE, minValue=64),
+            f"Tiles are coded independently; a multiple of 64. {defaults.TILE} is the best trade-off."))
         self.addParameter(described(
             QgsProcessingParameterNumber(self.OVERLAP, "Tile overlap (pixels)", QgsProcessingParameterNumber.Integer,
-                                         16, minValue=0),
+                                         defaults.OVERLAP, minValue=0),
             "Overlap between neighbouring tiles, blended on decoding so tile borders do not show."))
         self.addParameter(described(QgsProcessingParameterString(self.BANDS, "Bands", optional=True),
                                     "Bands to keep, in order, e.g. 4,3,2. Empty keeps all."))
@@ -55,11 +56,6 @@ class CompressAlgorithm(LdmrsicAlgorithm):
         overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
         bands = self.parameterAsString(parameters, self.BANDS, context).strip() or None
         model, device = self.model(parameters, context), self.device(parameters, context)
-        argv = ["compress", source, "-o", output, "--quality", str(quality), "--tile", str(tile),
-                "--overlap", str(overlap), "--device", device, "--overwrite"]
-        argv += ["--bands", bands] if bands else []
-        argv += ["--model", model] if model else []
-        backend.run("ldmrsic_core.compress_raster",
-                    dict(input=source, output=output, quality=quality, tile=tile, overlap=overlap, bands=bands,
-                         model=model, device=device, overwrite=True), argv, feedback)
+        backend.run("compress", dict(input=source, output=output, quality=quality, tile=tile, overlap=overlap,
+                                     bands=bands, model=model, device=device, overwrite=True), feedback)
         return {self.OUTPUT: output}

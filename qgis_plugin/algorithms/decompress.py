@@ -52,12 +52,6 @@ class DecompressAlgorithm(LdmrsicAlgorithm):
             crs = QgsCoordinateReferenceSystem.fromWkt(backend.describe(source).get("crs") or "")
             rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs if crs.isValid() else None)
             bbox = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
-        argv = ["decompress", source, "-o", output, "--device", device, "--overwrite"]
-        argv += ["--bbox", *map(repr, bbox)] if bbox else []
-        argv += ["--model", model] if model else []
-        argv += [] if enhance else ["--no-enhance"]
-        argv += ["--cog"] if cog else []
-        backend.run("ldmrsic_core.decompress_raster",
-                    dict(input=source, output=output, bbox=bbox, model=model, device=device, cog=cog,
-                         enhance=enhance, overwrite=True), argv, feedback)
+        backend.run("decompress", dict(input=source, output=output, bbox=bbox, model=model, device=device, cog=cog,
+                                       enhance=enhance, overwrite=True), feedback)
         return {self.OUTPUT: output}

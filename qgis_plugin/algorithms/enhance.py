@@ -7,9 +7,10 @@ from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
 from .. import backend
+from ..defaults_source import defaults
 from .base import LdmrsicAlgorithm, described
 
-SOURCES = ["jpeg2000"]
+SOURCES = list(defaults.ENHANCE_SOURCES)
 
 
 class EnhanceAlgorithm(LdmrsicAlgorithm):
@@ -50,10 +51,6 @@ class EnhanceAlgorithm(LdmrsicAlgorithm):
         enhancer = self.parameterAsString(parameters, self.ENHANCER, context).strip() or None
         device = self.device(parameters, context)
         bpp = self.parameterAsDouble(parameters, self.SOURCE_BPP, context) or None
-        argv = ["enhance", source, "-o", output, "--source", codec, "--device", device, "--overwrite"]
-        argv += ["--enhancer", enhancer] if enhancer else []
-        argv += ["--source-bpp", repr(bpp)] if bpp else []
-        backend.run("ldmrsic_core.pipeline.enhance.enhance_raster",
-                    dict(input=source, output=output, source=codec, enhancer=enhancer, source_bpp=bpp, device=device,
-                         overwrite=True), argv, feedback)
+        backend.run("enhance", dict(input=source, output=output, source=codec, enhancer=enhancer, source_bpp=bpp,
+                                    device=device, overwrite=True), feedback)
         return {self.OUTPUT: output}

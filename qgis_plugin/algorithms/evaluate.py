@@ -9,9 +9,11 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputHtml, QgsProce
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from .. import backend
+from ..defaults_source import defaults
 from .base import LdmrsicAlgorithm, described
 
-DEFAULT_CODECS = "ldmrsic,ldmrsic-noenh,jpeg2000,webp,jpeg"
+DEFAULT_QUALITIES = ",".join(f"{q:g}" for q in defaults.EVAL_QUALITIES)
+DEFAULT_CODECS = ",".join(c for c in defaults.EVAL_CODECS if c not in ("avif", "jpegxl"))  # no extra install
 
 
 class EvaluateAlgorithm(LdmrsicAlgorithm):
@@ -35,7 +37,7 @@ class EvaluateAlgorithm(LdmrsicAlgorithm):
                                     "The raster to evaluate on (a tile-sized crop keeps it quick)."))
         self.addParameter(described(QgsProcessingParameterString(self.CODECS, "Codecs", DEFAULT_CODECS),
                                     "Comma-separated: ldmrsic, ldmrsic-noenh, jpeg2000, webp, jpeg, avif, jpegxl."))
-        self.addParameter(described(QgsProcessingParameterString(self.QUALITIES, "ldmrsic-geo qualities", "1,2,3,4,5"),
+        self.addParameter(described(QgsProcessingParameterString(self.QUALITIES, "ldmrsic-geo qualities", DEFAULT_QUALITIES),
                                     "Quality presets of the learned codec to try (1–5)."))
         self.add_model("The codec, if not the bundled default.")
         self.add_device()
@@ -47,16 +49,13 @@ class EvaluateAlgorithm(LdmrsicAlgorithm):
         source = self.raster_file(parameters, self.INPUT, context)
         folder = self.parameterAsString(parameters, self.OUTPUT, context)
         codecs = self.parameterAsString(parameters, self.CODECS, context).strip() or DEFAULT_CODECS
-        qualities = self.parameterAsString(parameters, self.QUALITIES, context).strip() or "1,2,3,4,5"
+        qualities = self.parameterAsString(parameters, self.QUALITIES, context).strip() or DEFAULT_QUALITIES
         model, device = self.model(parameters, context), self.device(parameters, context)
         try:
             quality_values = tuple(float(q) for q in qualities.split(",") if q.strip())
         except ValueError:
             raise QgsProcessingException(f"qualities {qualities!r}: give numbers like 1,2,3") from None
-        argv = ["eval", source, "--out", folder, "--codecs", codecs, "--qualities", qualities,
-                "--device", device, "--overwrite"]
-        argv += ["--model", model] if model else []
-        backend.run("ldmrsic_core.evaluation.runner.evaluate",
-                    dict(inputs=[Path(source)], out=Path(folder), codecs=tuple(c.strip() for c in codecs.split(",")),
-                         qualities=quality_values, model=model, device=device, overwrite=True), argv, feedback)
+        backend.run("eval", dict(inputs=[Path(source)], out=Path(folder),
+                                 codecs=tuple(c.strip() for c in codecs.split(",")), qualities=quality_values,
+                                 model=model, device=device, overwrite=True), feedback)
         return {self.OUTPUT: folder, self.REPORT: os.path.join(folder, "report.html")}

@@ -1,0 +1,24 @@
+"""The defaults users see, in one place: the library's keyword defaults, the CLI's
+``show_default`` values and the QGIS algorithms' parameter defaults all read them.
+
+Plain constants with no imports, so the QGIS plugin can read them in a QGIS whose Python does
+not have ldmrsic-geo installed (``scripts/plugin_zip.py`` copies this file into the plugin).
+"""
+
+#: compress: tile size and overlap in pixels (a tile is a multiple of the codec's stride, 64).
+TILE = 512
+OVERLAP = 16
+#: compress: quality preset, 1.0 (smallest file) to 5.0 (best).
+QUALITY = 3.0
+MIN_QUALITY = 1.0
+MAX_QUALITY = 5.0
+#: enhance (JPEG2000*): tile size and overlap of the enhanced windows.
+ENHANCE_TILE = 512
+ENHANCE_OVERLAP = 32
+#: enhance: the classical codecs an enhancer exists for.
+ENHANCE_SOURCES = ("jpeg2000",)
+#: eval: codecs compared and quality presets of ours.
+EVAL_CODECS = ("ldmrsic", "ldmrsic-noenh", "jpeg2000", "webp", "jpeg", "avif", "jpegxl")
+EVAL_QUALITIES = (1.0, 2.0, 3.0, 4.0, 5.0)
+#: where models run: auto (a CUDA GPU when torch sees one), cpu or cuda.
+DEVICES = ("auto", "cpu", "cuda")
