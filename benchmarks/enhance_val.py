@@ -24,9 +24,9 @@ from pytorch_msssim import ms_ssim
 
 from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
 from ldmrsic_core.enhance.enhancer import config as enhancer_config
-from ldmrsic_core.zoo.enhancers import load_enhancer
 from ldmrsic_core.training.pairs import PairSet, make_source
 from ldmrsic_core.training.run import read_checkpoint
+from ldmrsic_core.zoo.enhancers import load_enhancer
 
 
 def model(ref: str) -> Enhancer:
@@ -94,8 +94,8 @@ def timing(net: Enhancer, threads: int, repeats: int = 5) -> float:
 
 def codec_timing(codec_name: str | None, folder: Path, threads: int, repeats: int = 5) -> float:
     """Seconds to entropy-decode and synthesise one 256² tile (quality 3) with our codec."""
-    from ldmrsic_core.zoo.registry import load_codec
     from ldmrsic_core.training.data import find_images, load_image
+    from ldmrsic_core.zoo.registry import load_codec
 
     torch.set_num_threads(threads)
     net = load_codec(codec_name).model
@@ -149,7 +149,8 @@ def main() -> None:
     print(f"  codec decode (quality 3): 1 thread {codec_timing(args.codec, args.val, 1):.3f}, "
           f"{args.threads} threads {codec_timing(args.codec, args.val, args.threads):.3f}")
     for name, (net, _) in columns.items() | ({"jpeg2000_star": (jp2, "")}.items() if args.jp2_enhancer else set()):
-        print(f"  enhance, {name}: 1 thread {timing(net, 1):.3f}, {args.threads} threads {timing(net, args.threads):.3f}")
+        one, many = timing(net, 1), timing(net, args.threads)
+        print(f"  enhance, {name}: 1 thread {one:.3f}, {args.threads} threads {many:.3f}")
 
 
 if __name__ == "__main__":

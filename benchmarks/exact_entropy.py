@@ -24,9 +24,9 @@ import torch.nn.functional as F
 
 from ldmrsic_core.models.codec import STRIDE
 from ldmrsic_core.models.exact import activation_headroom, other_summation_order
-from ldmrsic_core.zoo.registry import load_codec
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
+from ldmrsic_core.zoo.registry import load_codec
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

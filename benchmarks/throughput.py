@@ -166,7 +166,8 @@ def profile(packed: Path, work: Path) -> None:
     stats = pstats.Stats(prof).stats
     parts = {  # label: (file name ending or "~" for built-ins, a text the function's name must contain)
         "entropy model + rANS (exact latent codec decompress)": ("hyperprior.py", "decompress"),
-        "  of which rANS decoding (C++, own time of the entropy models' decompress)": ("entropy_models.py", "decompress*"),
+        "  of which rANS decoding (C++, own time of the entropy models' decompress)":
+            ("entropy_models.py", "decompress*"),
         "synthesis transform g_s": ("codec.py", "synthesize"),
         "enhancement (LRM_DM + diffusion + MEN)": ("enhancer.py", "enhance"),
         "loading the codec and enhancer (read, SHA-256, build)": ("registry.py", "load_codec"),

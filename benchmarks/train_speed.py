@@ -16,8 +16,8 @@ import time
 import torch
 
 from ldmrsic_core.models.codec import lambda_for_quality
-from ldmrsic_core.zoo.registry import config
 from ldmrsic_core.training.objective import rd_loss
+from ldmrsic_core.zoo.registry import config
 
 
 def steps_per_second(name: str, batch: int, crop: int, device: torch.device, steps: int, warmup: int,
@@ -63,7 +63,8 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    what = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
+    what = (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads")
     print(f"device: {what}; torch {torch.__version__}")
     print("config | precision | memory | batch | crop | steps/s | images/s | Mpixels/s")
     layout = "channels_last" if a.channels_last else "contiguous"

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import click
+from ldmrsic_cli.options import (
+    device_option,
+    echo_err,
+    enhancer_option,
+    model_option,
+    overwrite_option,
+    parallel_options,
+    progress_bar,
+    quality_option,
+)
 
 from ldmrsic_core import defaults
-
-from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, model_option, overwrite_option,
-                                 parallel_options, progress_bar, quality_option)
 
 
 @click.command()
 @click.argument("input", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--output", "-o", default=None, help="Output .ldmr file [default: INPUT with suffix .ldmr].")
 @quality_option
-@click.option("--tile", type=int, default=defaults.TILE, show_default=True, help="Tile size in pixels, a multiple of 64.")
+@click.option("--tile", type=int, default=defaults.TILE, show_default=True,
+              help=f"Tile size in pixels, a multiple of {defaults.TILE_MULTIPLE}.")
 @click.option("--overlap", type=int, default=defaults.OVERLAP, show_default=True,
               help="Overlap of neighbouring tiles in pixels.")
 @click.option("--bands", default=None, help="Bands to keep, in order, e.g. 4,3,2 [default: all].")

@@ -5,9 +5,15 @@ from __future__ import annotations
 import warnings
 
 import click
-
-from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, model_option, overwrite_option,
-                                 parallel_options, progress_bar)
+from ldmrsic_cli.options import (
+    device_option,
+    echo_err,
+    enhancer_option,
+    model_option,
+    overwrite_option,
+    parallel_options,
+    progress_bar,
+)
 
 
 @click.command()

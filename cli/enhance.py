@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import click
+from ldmrsic_cli.options import (
+    device_option,
+    echo_err,
+    enhancer_option,
+    overwrite_option,
+    parallel_options,
+    progress_bar,
+)
 
 from ldmrsic_core import defaults
-
-from ldmrsic_cli.options import (device_option, echo_err, enhancer_option, overwrite_option, parallel_options,
-                                 progress_bar)
 
 
 @click.command()
 @click.argument("input", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--output", "-o", required=True, help="Output GeoTIFF.")
-@click.option("--source", type=click.Choice(defaults.ENHANCE_SOURCES), default=defaults.ENHANCE_SOURCES[0], show_default=True,
+@click.option("--source", type=click.Choice(defaults.ENHANCE_SOURCES), default=defaults.ENHANCE_SOURCES[0],
+              show_default=True,
               help="The classical codec that produced INPUT.")
 @enhancer_option
-@click.option("--tile", type=int, default=defaults.ENHANCE_TILE, show_default=True, help="Tile size in pixels, a multiple of 64.")
+@click.option("--tile", type=int, default=defaults.ENHANCE_TILE, show_default=True,
+              help=f"Tile size in pixels, a multiple of {defaults.TILE_MULTIPLE}.")
 @click.option("--overlap", type=int, default=defaults.ENHANCE_OVERLAP, show_default=True,
               help="Overlap of neighbouring tiles in pixels.")
 @click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
@@ -47,4 +54,5 @@ def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, so
         close()
     for note in result.notes:
         echo_err(f"note: {note}")
-    echo_err(f"wrote {result.output} ({result.width}×{result.height}, {result.tiles} tiles, enhanced by {result.enhancer})")
+    echo_err(f"wrote {result.output} ({result.width}×{result.height}, {result.tiles} tiles, "
+             f"enhanced by {result.enhancer})")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite_option, progress_bar
 
 from ldmrsic_core import defaults
-
-from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite_option, progress_bar
 
 
 def _list(text: str) -> tuple[str, ...]:

@@ -58,9 +58,9 @@ def init(config, output, seed, source, codec, overwrite):
     import torch
 
     from ldmrsic_core.enhance import enhancer as enh
+    from ldmrsic_core.outputs import atomic_output
     from ldmrsic_core.zoo.registry import config as get_config
     from ldmrsic_core.zoo.registry import read_weights, save_weights
-    from ldmrsic_core.outputs import atomic_output
 
     extra = None
     if config in enh.CONFIGS:

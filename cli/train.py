@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
 from ldmrsic_cli.options import echo_err
 
 
@@ -17,7 +16,8 @@ from ldmrsic_cli.options import echo_err
 @click.option("--source", type=click.Choice(["ldmrsic", "jpeg2000"]), default="ldmrsic", show_default=True,
               help="Enhancement stages: which codec makes the decoded images (our codec, or JPEG2000 for JPEG2000*).")
 @click.option("--codec", "codec_model", default=None,
-              help="Enhancement stages, --source ldmrsic: the frozen codec (name or path) [default: the bundled default].")
+              help="Enhancement stages, --source ldmrsic: the frozen codec (name or path) "
+                   "[default: the bundled default].")
 @click.option("--init", "init_run", default=None,
               help="Warm start. --stage codec: an exported codec (name or weights file) whose weights the run "
                    "starts from (fresh optimisers, --warmup); --stage prior: a Stage I run; --stage ldm: the "
@@ -30,17 +30,20 @@ from ldmrsic_cli.options import echo_err
               help="Model configuration [default: elic-small for codec, men-small for prior/ldm].")
 @click.option("--steps", type=int, default=100_000, show_default=True, help="Total optimiser steps.")
 @click.option("--batch", type=int, default=8, show_default=True, help="Batch size per process.")
-@click.option("--crop", type=int, default=None, help="Random crop size, a multiple of 64 [default: 256 codec, 128 enhancement].")
+@click.option("--crop", type=int, default=None,
+              help="Random crop size, a multiple of 64 [default: 256 codec, 128 enhancement].")
 @click.option("--lr", type=float, default=None, help="Peak learning rate [default: 1e-4 codec, 2e-4 enhancement].")
 @click.option("--warmup", type=int, default=None, help="Linear warm-up steps [default: 500 codec, 200 enhancement].")
 @click.option("--val", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of validation images (real compress/decompress per quality preset).")
 @click.option("--val-every", type=int, default=1000, show_default=True)
-@click.option("--val-limit", type=int, default=None, help="Validate on this many images only [default: all for codec, 42 enhancement].")
+@click.option("--val-limit", type=int, default=None,
+              help="Validate on this many images only [default: all for codec, 42 enhancement].")
 @click.option("--ckpt-every", type=int, default=500, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=0, help="CPU threads [default: torch's choice].")
-@click.option("--no-bf16", is_flag=True, help="Train in float32 [default: bf16 autocast on CUDA, and for the codec stage on CPUs with "
+@click.option("--no-bf16", is_flag=True,
+              help="Train in float32 [default: bf16 autocast on CUDA, and for the codec stage on CPUs with "
                    "AVX-512 BF16 or AMX too (its entropy model stays in float32)].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -57,8 +60,8 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
                   threads=threads)
     given = {k: v for k, v in dict(crop=crop, lr=lr, warmup=warmup, val_limit=val_limit).items() if v is not None}
     if stage == "codec":
-        from ldmrsic_core.zoo.registry import config as check_config
         from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
+        from ldmrsic_core.zoo.registry import config as check_config
 
         config_name = config_name or "elic-small"
         check_config(config_name)

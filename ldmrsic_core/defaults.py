@@ -5,7 +5,9 @@ Plain constants with no imports, so the QGIS plugin can read them in a QGIS whos
 not have ldmrsic-geo installed (``scripts/plugin_zip.py`` copies this file into the plugin).
 """
 
-#: compress: tile size and overlap in pixels (a tile is a multiple of the codec's stride, 64).
+#: Tile sizes are multiples of the codec's total down-sampling (its stride).
+TILE_MULTIPLE = 64
+#: compress: tile size and overlap in pixels.
 TILE = 512
 OVERLAP = 16
 #: compress: quality preset, 1.0 (smallest file) to 5.0 (best).

@@ -37,7 +37,8 @@ def check_folder_writable(folder: Path) -> None:
     try:
         probe.open("xb").close()
     except OSError as exc:
-        raise InputError(f"output folder {folder} is not writable ({exc.strerror}); choose another output folder") from None
+        raise InputError(f"output folder {folder} is not writable ({exc.strerror}); "
+                         "choose another output folder") from None
     probe.unlink(missing_ok=True)
 
 

@@ -21,7 +21,6 @@ from ldmrsic_core.errors import InputError, OutputError
 from ldmrsic_core.format.header import MaskKind, RasterInfo
 from ldmrsic_core.tiling import Box
 
-
 #: GDAL's block cache for our reads and writes. GDAL's default is 5% of the RAM, and reading a
 #: scene (or reading back a written one) fills it: the process would grow with the scene up to
 #: that size (measured: reading back an 8192² uint8 GeoTIFF, 267 MB peak RSS against 75 MB at 64 MB).
@@ -177,6 +176,25 @@ def scan_mappings(src: rasterio.DatasetReader, info: RasterInfo, boxes: list[Box
             if v.size:
                 lo[b], hi[b] = min(lo[b], float(v.min())), max(hi[b], float(v.max()))
     return [default_mapping(info.dtype, lo[b], hi[b]) for b in range(info.count)]
+
+
+@contextmanager
+def open_geotiff(path: Path, profile: dict[str, Any]) -> Iterator[rasterio.io.DatasetWriter]:
+    """A GeoTIFF open for writing with ``profile`` (masks stored inside the file); a raster without
+    georeferencing stays so, silently."""
+    with warnings.catch_warnings(), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **profile) as dst:
+            yield dst
+
+
+def write_cog(tiff: Path, path: Path, profile: dict[str, Any], target: Path) -> None:
+    """Copy a written GeoTIFF to ``path`` as a Cloud-Optimized GeoTIFF (overviews by averaging)."""
+    import rasterio.shutil
+
+    with write_errors(target):
+        rasterio.shutil.copy(tiff, path, driver="COG", compress="deflate", predictor=profile["predictor"],
+                             bigtiff="IF_SAFER", overview_resampling="average")
 
 
 @contextmanager

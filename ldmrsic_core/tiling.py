@@ -20,7 +20,11 @@ from typing import Iterator
 
 import numpy as np
 
+from ldmrsic_core.defaults import TILE_MULTIPLE
 from ldmrsic_core.errors import InputError
+
+#: The codec's total down-sampling (analysis × hyper-analysis): tiles and padded inputs are multiples of it.
+STRIDE = TILE_MULTIPLE
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,7 @@ class TilePlan:
                 yield index, part
 
 
-def validate(size: int, overlap: int, stride: int = 64) -> None:
+def validate(size: int, overlap: int, stride: int = STRIDE) -> None:
     """Check tile options; the tile size must be a multiple of the codec stride."""
     if size < stride or size % stride:
         raise InputError(f"tile size {size} is invalid: use a multiple of {stride} (e.g. 256 or 512)")
@@ -185,6 +189,37 @@ def validate(size: int, overlap: int, stride: int = 64) -> None:
         raise InputError(f"overlap {overlap} is invalid: use 0 to half the tile size ({size // 2})")
 
 
-def padded(n: int, stride: int = 64) -> int:
+def padded(n: int, stride: int = STRIDE) -> int:
     """``n`` rounded up to a multiple of the codec stride."""
     return -(-n // stride) * stride
+
+
+def bbox_box(geotransform: tuple[float, ...], height: int, width: int,
+             bbox: tuple[float, float, float, float]) -> Box:
+    """A bounding box in the raster's CRS → the pixel box covering it (clipped to the raster of
+    ``height`` × ``width`` pixels on ``geotransform``)."""
+    from affine import Affine
+    from rasterio import windows as rwindows
+    from rasterio.errors import WindowError
+
+    minx, miny, maxx, maxy = bbox
+    if not (minx < maxx and miny < maxy):
+        raise InputError(f"--bbox {bbox} is empty: give MINX MINY MAXX MAXY with MINX < MAXX and MINY < MAXY")
+    transform = Affine(*geotransform)
+    left, top = transform * (0, 0)
+    right, bottom = transform * (width, height)
+    bounds = f"{min(left, right):g} {min(top, bottom):g} {max(left, right):g} {max(top, bottom):g}"
+    try:
+        win = rwindows.from_bounds(minx, miny, maxx, maxy, transform)
+    except WindowError:
+        raise InputError(f"--bbox {bbox} cannot be placed on this raster's grid (bounds {bounds}"
+                         + ("; it has no georeferencing, so a box is in pixels with y growing upwards"
+                            if tuple(geotransform) == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0) else "") + ")") from None
+    eps = 1e-6  # bounds taken from pixel edges land on whole pixels up to float error
+    rows = Span(math.floor(win.row_off + eps), math.ceil(win.row_off + win.height - eps))
+    cols = Span(math.floor(win.col_off + eps), math.ceil(win.col_off + win.width - eps))
+    full = Box(Span(0, height), Span(0, width))
+    box = Box(rows, cols).intersect(full) if rows.length > 0 and cols.length > 0 else None
+    if box is None:
+        raise InputError(f"--bbox {bbox} does not overlap the raster (its bounds: {bounds})")
+    return box

@@ -110,7 +110,6 @@ def run(command: str, kwargs: dict[str, Any], feedback: QgsProcessingFeedback) -
 def _run_in_process(function: str, kwargs: dict[str, Any], feedback: QgsProcessingFeedback) -> None:
     import importlib
 
-
     from ldmrsic_core.errors import Cancelled, LdmrError
 
     def progress(done: int, total: int) -> None:

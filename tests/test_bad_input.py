@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import DATA, write_raster
 from ldmrsic_cli.main import main
 
@@ -140,6 +139,7 @@ FULL_DISK = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", list(FULL_DISK))
 def test_a_full_disk_gives_one_line_and_leaves_nothing(command, big_inputs, tiny_weights, tmp_path):
     full = tmp_path / "full"

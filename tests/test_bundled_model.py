@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 import rasterio
-
 from conftest import DATA
 from ldmrsic_cli.main import main
+
 from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.zoo.registry import load_codec
 from ldmrsic_core.zoo.table import default_model, named_weights, package_model_dir
@@ -64,8 +64,8 @@ def test_bundled_enhancers_pair_with_the_default_codec_and_jpeg2000():
 
 
 def test_out_of_the_box_files_name_the_bundled_enhancer(tmp_path):
-    from ldmrsic_core.zoo.enhancers import default_enhancer
     from ldmrsic_core.format.info import read_header
+    from ldmrsic_core.zoo.enhancers import default_enhancer
 
     packed = tmp_path / "x.ldmr"
     assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(packed)]) == 0

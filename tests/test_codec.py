@@ -8,8 +8,8 @@ import torch
 
 from ldmrsic_core.errors import InputError, WeightsError
 from ldmrsic_core.models.codec import LAMBDAS, lambda_for_quality
-from ldmrsic_core.zoo.registry import load_codec
 from ldmrsic_core.pipeline.tile_codec import decode_groups, encode_groups
+from ldmrsic_core.zoo.registry import load_codec
 
 
 @pytest.mark.parametrize("exact", [False, True])

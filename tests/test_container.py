@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ldmrsic_core.format.container import MAGIC, PREAMBLE_SIZE, ContainerReader, ContainerWriter
 from ldmrsic_core.errors import DamagedFileError, DamagedTileError, NotLdmrFileError, UnsupportedVersionError
+from ldmrsic_core.format.container import MAGIC, PREAMBLE_SIZE, ContainerReader, ContainerWriter
 from ldmrsic_core.format.payload import TilePayload
 
 HEADER = {"hello": "world", "nested": {"n": 3}}

@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-
 from conftest import write_raster
+
 from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.enhance.enhancer import CONFIGS, pad_to_patch
 from ldmrsic_core.enhance.lrm import PriorEncoder
 from ldmrsic_core.enhance.men import MEN
-from ldmrsic_core.zoo.enhancers import load_enhancer
-from ldmrsic_core.pipeline.enhance import enhance_raster
 from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.format.info import read_header
+from ldmrsic_core.pipeline.enhance import enhance_raster
 from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
 from ldmrsic_core.training.export import export_model
+from ldmrsic_core.zoo.enhancers import load_enhancer
 
 DATA = Path(__file__).parent / "data"
 
@@ -222,7 +222,8 @@ def test_cli_round_trip_names_the_enhancer(tiny_weights, paired_enhancer, tmp_pa
     assert main(["info", str(packed)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["enhancer"]["name"] == "tiny-enh" and info["format_version"] == "3.0"
-    assert main(["--quiet", "decompress", str(packed), "-o", str(tmp_path / "e.tif"), "--model", str(tiny_weights)]) == 0
+    assert main(["--quiet", "decompress", str(packed), "-o", str(tmp_path / "e.tif"),
+                 "--model", str(tiny_weights)]) == 0
     assert "enhanced by tiny-enh" in capsys.readouterr().err
     assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(tmp_path / "n.ldmr"),
                  "--model", str(tiny_weights), "--no-enhancer"]) == 0
@@ -291,6 +292,7 @@ def test_cached_codec_output_is_what_decompress_writes(tiny_weights, tmp_path):
     assert np.array_equal(again.decoded[0][0], pairs.decoded[0][0]) and again.bpp == pairs.bpp
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("enhance", [False, True])
 def test_a_full_decode_decodes_and_enhances_each_tile_once(tiny_weights, paired_enhancer, tmp_path, monkeypatch,
                                                            enhance):

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from conftest import DATA
 from torch import nn
 
 import ldmrsic_core.models.codec as codec_module
-from conftest import DATA
 from ldmrsic_core import compress_raster, decompress_raster
-from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.errors import LatentMismatchError, UnsupportedVersionError
+from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.format.header import ENTROPY_SCHEME, Header, exact_entropy
+from ldmrsic_core.format.payload import TilePayload
 from ldmrsic_core.format.versions import VERSION
 from ldmrsic_core.models.exact import (
     ACT_LIMIT,
@@ -28,7 +29,6 @@ from ldmrsic_core.models.exact import (
     to_grid,
 )
 from ldmrsic_core.zoo.registry import load_codec
-from ldmrsic_core.format.payload import TilePayload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
 from harness import reseal  # noqa: E402

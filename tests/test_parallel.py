@@ -9,11 +9,11 @@ import time
 import numpy as np
 import pytest
 import rasterio
+from conftest import write_raster
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from conftest import write_raster
 from ldmrsic_cli.main import main
+
 from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.format.info import read_header
 from ldmrsic_core.pipeline.executors import TileRunner
@@ -78,6 +78,7 @@ def _read(path):
         return src.read()
 
 
+@pytest.mark.slow
 def test_the_same_bytes_and_pixels_for_any_jobs_and_a_dask_local_cluster(scene, tiny_weights, paired_enhancer,
                                                                           tmp_path):
     """The issue's check: a LocalCluster of two workers writes the single-process file, byte for byte."""
@@ -95,6 +96,7 @@ def test_the_same_bytes_and_pixels_for_any_jobs_and_a_dask_local_cluster(scene, 
     assert np.array_equal(decoded["threads"], decoded["inline"]) and np.array_equal(decoded["dask"], decoded["inline"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("enhance", [False, True])
 def test_striped_decoding_gives_the_same_pixels(scene, tiny_weights, paired_enhancer, tmp_path, monkeypatch, enhance):
     """A memory budget of two tile columns splits the 6-column scene into stripes: tiles along the

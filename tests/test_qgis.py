@@ -163,7 +163,8 @@ def test_external_interpreter_mode(processing, tiny_weights, tmp_path, monkeypat
     _cancelled_leaves_nothing(processing, tiny_weights, cancel_dir)
     monkeypatch.setenv("LDMRSIC_GEO_PYTHON", str(tmp_path / "no-python"))
     with pytest.raises(QgsProcessingException, match="cannot start the external Python"):
-        processing.run("ldmrsic:compress", {"INPUT": str(DATA / "l8_uint16_1band.tif"), "OUTPUT": str(tmp_path / "c.ldmr")})
+        processing.run("ldmrsic:compress", {"INPUT": str(DATA / "l8_uint16_1band.tif"),
+                                            "OUTPUT": str(tmp_path / "c.ldmr")})
 
 
 def test_plugin_zip_installs_into_a_fresh_profile(tmp_path):
@@ -189,7 +190,6 @@ def test_plugin_zip_installs_into_a_fresh_profile(tmp_path):
 
 def test_enhance_a_jpeg2000_raster(processing, tmp_path):
     import rasterio
-
     from conftest import tiny_enhancer
 
     weights = tiny_enhancer(tmp_path / "jp2-enh.pt", "jpeg2000", None)
@@ -229,8 +229,9 @@ def test_external_command_lines_come_from_the_same_table_as_the_calls(processing
         "eval", "x.tif", "--out", "r", "--codecs", "ldmrsic,webp", "--qualities", "1.0,2.5", "--overwrite"]
     import inspect
 
-    import ldmrsic_core
     from ldmrsic_cli.main import cli
+
+    import ldmrsic_core
 
     for name, command in backend.COMMANDS.items():  # every keyword is the library's and every option the CLI's
         module, function = command.function.rsplit(".", 1)

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-
 from conftest import DATA
 from ldmrsic_cli.main import main
+
 from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
 
 CLI = [sys.executable, "-m", "ldmrsic_cli", "--quiet"]
@@ -191,3 +191,18 @@ def test_tile_scale_averages_blocks(tmp_path):
         np.testing.assert_allclose(t.read(1), np.rint((mean - lo) / (hi - lo) * 65535), atol=step + 1)
         assert t.shape == (32, 32)
     assert main(["--quiet", "tile", str(source), "--out", str(tmp_path / "u"), "--scale", "0"]) == 1
+
+
+def test_an_interrupted_run_checkpoints_its_last_step(tiles, tmp_path, monkeypatch):
+    trainer = CodecTrainer(config(tiles, tmp_path / "r", 10))
+    real_step = trainer.train_step
+
+    def step_then_stop(autocast):
+        if trainer.step == 3:
+            raise KeyboardInterrupt  # what the CLI turns SIGINT and SIGTERM into
+        return real_step(autocast)
+
+    monkeypatch.setattr(trainer, "train_step", step_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(progress=False)
+    assert torch.load(tmp_path / "r" / "last.pt", weights_only=True)["step"] == 3

@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ldmrsic_core.enhance.diffusion import PriorDiffusion
-from ldmrsic_core.errors import WeightsError
-from ldmrsic_core.models.codec import MAX_QUALITY, MIN_QUALITY
 from ldmrsic_core.enhance.lrm import PATCH, PriorEncoder
 from ldmrsic_core.enhance.men import MEN
+from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.models.codec import MAX_QUALITY, MIN_QUALITY
 from ldmrsic_core.tiling import padded
 
 
@@ -150,7 +150,8 @@ CONFIGS: dict[str, EnhancerConfig] = {
         EnhancerConfig("men-small", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 0, 64, 16, 2, expansion=1.5,
                        denoiser_layers=3, summary="default: no full-resolution blocks, trainable on a CPU"),
         EnhancerConfig("men-small-nodfam", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 0, 64, 16, 2,
-                       expansion=1.5, denoiser_layers=3, prior_levels=(), summary="men-small without the prior (ablation)"),
+                       expansion=1.5, denoiser_layers=3, prior_levels=(),
+                       summary="men-small without the prior (ablation)"),
         EnhancerConfig("men-tiny", (8, 16, 32, 64), (1, 1, 1, 1), (1, 1, 2, 2), 0, 16, 8, 1,
                        denoiser_layers=1, summary="for tests only"),
     )

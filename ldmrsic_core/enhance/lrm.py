@@ -3,7 +3,8 @@
 The teacher LRM sees the decoded tile X̃ and the original X and summarises what was lost
 as prior tokens F; the student LRM_DM sees X̃ alone and gives the diffusion's condition D.
 An optional coding level (B×1, e.g. the quality preset scaled to [0, 1]) is added to the
-tokens, so one model serves every preset knowing which it restores. One token per ``PATCH``×``PATCH`` pixels (64: a 4×4 grid for a 256² tile, as in the paper),
+tokens, so one model serves every preset knowing which it restores. One token per ``PATCH``×``PATCH``
+pixels (64: a 4×4 grid for a 256² tile, as in the paper),
 so every tile size that is a multiple of 64 works and the tokens stay local::
 
     X̃ ─► unshuffle(4) ─┐

@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from ldmrsic_core.evaluation.classic import gdal_decode, gdal_encode, jpeg2000_options
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.evaluation.classic import gdal_decode, gdal_encode, jpeg2000_options
 
 Encoder = Callable[[np.ndarray, float], bytes]   # H×W×3 uint8, setting → bytes
 Decoder = Callable[[bytes], np.ndarray]          # bytes → H×W×3 uint8

@@ -20,6 +20,12 @@ from ldmrsic_core.raster_io import read_pixels
 from ldmrsic_core.tiling import Box, Span, TilePlan
 
 
+def psnr(mse: float, peak: float = 1.0) -> float:
+    """PSNR in dB of a mean squared error at ``peak`` (inf for a perfect copy): the one formula
+    evaluation, validation and training logs share."""
+    return math.inf if mse <= 0 else 10 * math.log10(peak * peak / mse)
+
+
 @dataclass(frozen=True)
 class SquaredError:
     """Accumulated normalised squared error and pixel count."""
@@ -35,7 +41,7 @@ class SquaredError:
         """PSNR in dB (inf for identical data, nan for no pixels)."""
         if self.count == 0:
             return math.nan
-        return math.inf if self.total == 0 else 10 * math.log10(self.count / self.total)
+        return psnr(self.total / self.count)
 
 
 def band_peaks(path: Path, block: int = 1024) -> np.ndarray:

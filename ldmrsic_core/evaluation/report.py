@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate
+from ldmrsic_core.evaluation.tables import FIELDS, write_csv
 
 CROP = 160
 
@@ -117,8 +118,6 @@ def _md_table(rows: list[dict], fields: list[str]) -> str:
 
 def write_report(work: Path, rows: list[dict], files: list[Path], first, keep: dict, codecs: tuple[str, ...],
                  anchor: str | None) -> None:
-    from ldmrsic_core.evaluation.runner import FIELDS, write_csv
-
     write_csv(work / "per_image.csv", rows, FIELDS)
     table = average(rows)
     table_fields = ["codec", "setting", "images", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"]

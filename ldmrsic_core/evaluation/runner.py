@@ -12,7 +12,6 @@ images in groups of three (the last band repeated, as ours does), so wider data 
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import shutil
@@ -31,10 +30,9 @@ from ldmrsic_core import defaults
 from ldmrsic_core.bands import ValueMapping, default_mapping, from_channels, group_bands, to_channels
 from ldmrsic_core.errors import InputError, OutputExistsError
 from ldmrsic_core.evaluation.codecs import ALL_CODECS, CLASSIC, LEARNED
+from ldmrsic_core.evaluation.metrics import psnr
+from ldmrsic_core.inputs import IMAGE_SUFFIXES, find_rasters
 from ldmrsic_core.outputs import check_folder_writable
-from ldmrsic_core.training.data import IMAGE_SUFFIXES, find_images
-
-FIELDS = ["image", "codec", "setting", "bytes", "bpp", "psnr", "ms_ssim", "encode_s", "decode_s"]
 
 
 @dataclass(frozen=True)
@@ -47,22 +45,6 @@ class Image:
     @property
     def pixels(self) -> int:
         return self.unit.shape[1] * self.unit.shape[2]
-
-
-def collect(inputs: list[Path], limit: int = 0) -> list[Path]:
-    files: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            files += find_images(item)
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise InputError(f"{item} does not exist")
-    if limit and limit < len(files):
-        files = files[:: math.ceil(len(files) / limit)][:limit]
-    if not files:
-        raise InputError(f"no images found ({', '.join(IMAGE_SUFFIXES)} or GeoTIFF)")
-    return files
 
 
 def read_image(path: Path) -> Image:
@@ -93,10 +75,9 @@ def read_image(path: Path) -> Image:
 def scores(image: Image, decoded: np.ndarray) -> tuple[float, float]:
     """PSNR (valid pixels, all bands, peak 1) and MS-SSIM (mean over groups of three bands; NaN if small)."""
     err = ((decoded - image.unit) ** 2)[image.valid]
-    mse = float(err.mean())
-    psnr = math.inf if mse == 0 else 10 * math.log10(1 / mse)
+    quality = psnr(float(err.mean()))
     if min(image.unit.shape[1:]) <= 160:
-        return psnr, math.nan
+        return quality, math.nan
     from pytorch_msssim import ms_ssim
 
     values = []
@@ -104,7 +85,7 @@ def scores(image: Image, decoded: np.ndarray) -> tuple[float, float]:
         a = torch.from_numpy(np.ascontiguousarray(to_channels(decoded, group)))[None]
         b = torch.from_numpy(np.ascontiguousarray(to_channels(image.unit, group)))[None]
         values.append(ms_ssim(a.float(), b.float(), data_range=1.0).item())
-    return psnr, float(np.mean(values))
+    return quality, float(np.mean(values))
 
 
 def run_classic(name: str, image: Image, setting: float) -> tuple[int, np.ndarray, float, float]:
@@ -158,7 +139,8 @@ def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_COD
     if not out.parent.is_dir():
         raise InputError(f"output folder {out.parent} does not exist")
     check_folder_writable(out.parent)
-    files = collect(inputs, limit)
+    files = find_rasters(inputs, suffixes=IMAGE_SUFFIXES, limit=limit,
+                         none_found=f"no images found ({', '.join(IMAGE_SUFFIXES)} or GeoTIFF)")
     jobs = [(f, c, s) for f in files for c in codecs if c in CLASSIC for s in CLASSIC[c].settings]
     learned = [c for c in codecs if c in LEARNED]
     total = len(jobs) + len(files) * len(qualities) * (1 if learned else 0)
@@ -207,10 +189,3 @@ def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_COD
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return out
-
-
-def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)

@@ -14,7 +14,8 @@ little-endian. Layout::
     then, in bit order, each present optional field.
 
 What is not stored and how the decoder derives it: the names of bundled models and every
-model's configuration (from the weights found by hash; other models' names are stored), λ (from the quality), the band groups (consecutive threes), the
+model's configuration (from the weights found by hash; other models' names are stored), λ
+(from the quality), the band groups (consecutive threes), the
 value mapping of 8-bit data (0–255), source bands 1…n, colour interpretation (RGB for three
 bands, grey then undefined otherwise), empty descriptions, units, tags and clip counts, scale 1
 and offset 0, the identity transform of a raster without georeferencing. A CRS that is an

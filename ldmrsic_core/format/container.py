@@ -110,7 +110,8 @@ class ContainerWriter:
         else:
             if not isinstance(header, Header):
                 raise TypeError("format 3 writes a typed Header")
-            footer = encode_header(header, named_elsewhere) + b"".join(varint(e.length) + _CRC.pack(e.crc32) for e in entries)
+            index = b"".join(varint(e.length) + _CRC.pack(e.crc32) for e in entries)
+            footer = encode_header(header, named_elsewhere) + index
             length = struct.pack("<I", len(footer))
             self._file.write(footer + _TRAILER.pack(len(footer), zlib.crc32(self._start + footer + length)))
         self._file.flush()
@@ -147,8 +148,8 @@ class ContainerReader:
     """Random access to an ``.ldmr`` file: the header, and any tile by index.
 
     ``header`` is the header as JSON-ready data (as formats 1–2 store it), ``typed_header`` the
-    parsed :class:`Header`, and ``header_bytes`` the stored header's size. ``names`` maps installed weights hashes to their
-    (name, config), which a format 3 header does not store.
+    parsed :class:`Header`, and ``header_bytes`` the stored header's size. ``names`` maps installed
+    weights hashes to their (name, config), which a format 3 header does not store.
     """
 
     def __init__(self, path: Path | str, names: dict[str, tuple[str, str]] | None = None):

@@ -28,14 +28,16 @@ from torch import Tensor, nn
 
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.models.exact import exact_latent_codec, latent_checksum
+from ldmrsic_core.tiling import STRIDE as TILING_STRIDE
 
 #: The paper's λ for quality presets 1–5 (CompressAI convention: λ·255²·MSE + bpp).
 LAMBDAS: tuple[float, ...] = (4e-4, 8e-4, 32e-4, 100e-4, 450e-4)
 MIN_QUALITY = 1.0
 MAX_QUALITY = float(len(LAMBDAS))
 
-#: Total down-sampling of the analysis transform plus hyper-analysis (4 × 2 × 2 × 2 × 2 × 2).
-STRIDE = 64
+#: Total down-sampling of the analysis transform plus hyper-analysis (4 × 2 × 2 × 2 × 2 × 2):
+#: :data:`ldmrsic_core.tiling.STRIDE`, re-exported here.
+STRIDE = TILING_STRIDE
 
 
 def check_quality(quality: float) -> float:

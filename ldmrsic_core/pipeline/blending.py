@@ -1,32 +1,12 @@
-"""Blending overlapping tiles with their ramp weights, and a small cache of computed tiles."""
+"""Blending overlapping tiles with their ramp weights."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Callable, Generic, TypeVar
+from typing import Callable
 
 import numpy as np
 
 from ldmrsic_core.tiling import Box, TilePlan
-
-T = TypeVar("T")
-
-
-class TileCache(OrderedDict, Generic[T]):
-    """A least-recently-used cache of computed tiles, keyed by tile index."""
-
-    def __init__(self, capacity: int):
-        super().__init__()
-        self.capacity = capacity
-
-    def get_or(self, index: int, compute: Callable[[int], T]) -> T:
-        if index in self:
-            self.move_to_end(index)
-            return self[index]
-        value = self[index] = compute(index)
-        if len(self) > self.capacity:
-            self.popitem(last=False)
-        return value
 
 
 def blend(plan: TilePlan, part: Box, bands: int,

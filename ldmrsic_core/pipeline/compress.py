@@ -10,20 +10,20 @@ import numpy as np
 
 from ldmrsic_core import __version__, defaults
 from ldmrsic_core.bands import group_bands, parse_band_list
-from ldmrsic_core.format.container import ContainerWriter
 from ldmrsic_core.device import resolve_device
-from ldmrsic_core.zoo.enhancers import check_pairing, default_enhancer, load_enhancer
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.format.container import ContainerWriter
 from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
+from ldmrsic_core.outputs import atomic_output, check_output
+from ldmrsic_core.pipeline.executors import open_runner
+from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tile
+from ldmrsic_core.raster_io import bounded_gdal_cache, describe, open_source, read_pixels, scan_mappings
+from ldmrsic_core.tiling import TilePlan, validate
+from ldmrsic_core.zoo.cache import model_ref
+from ldmrsic_core.zoo.enhancers import check_pairing, default_enhancer, load_enhancer
 from ldmrsic_core.zoo.registry import load_codec
 from ldmrsic_core.zoo.table import bundled_hashes
-from ldmrsic_core.outputs import atomic_output, check_output
-from ldmrsic_core.raster_io import bounded_gdal_cache, describe, open_source, read_pixels, scan_mappings
-from ldmrsic_core.pipeline.executors import open_runner
-from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tile, model_ref
-from ldmrsic_core.tiling import TilePlan, validate
-
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)``; raise :class:`~ldmrsic_core.errors.Cancelled` in it to stop."""
@@ -97,7 +97,8 @@ def compress_raster(
 
         clipped = np.zeros(info.count, dtype=np.int64)
         any_valid = False
-        with open_runner(jobs, workers, scheduler) as runner, atomic_output(target, overwrite, inputs=(source,)) as tmp, \
+        with open_runner(jobs, workers, scheduler) as runner, \
+                atomic_output(target, overwrite, inputs=(source,)) as tmp, \
                 ContainerWriter(tmp, len(plan)) as writer:
             for index, coded in enumerate(runner.map_ordered(encode_tile, tile_jobs())):
                 writer.add_tile(index, coded.payload)

@@ -7,7 +7,6 @@ and blended with their ramp weights. Only the tiles a window touches are read.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,41 +14,30 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import rasterio
-import rasterio.shutil
-from rasterio import windows as rwindows
 from rasterio.transform import Affine
 
-from ldmrsic_core.pipeline.blending import blend
-from ldmrsic_core.format.container import ContainerReader
-from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import quality_level
-from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, load_enhancer
-from ldmrsic_core.errors import DamagedTileError, InputError, WeightsError
-from ldmrsic_core.format.header import CodecInfo, EnhancerInfo, Header, MaskKind, exact_entropy
-from ldmrsic_core.zoo.registry import load_codec
-from ldmrsic_core.zoo.table import installed_names, named_weights
+from ldmrsic_core.errors import DamagedTileError, InputError
+from ldmrsic_core.format.container import ContainerReader
+from ldmrsic_core.format.header import Header, MaskKind, exact_entropy
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
+from ldmrsic_core.pipeline.blending import blend
+from ldmrsic_core.pipeline.executors import TileRunner, open_runner
+from ldmrsic_core.pipeline.schedule import OrderedResults, Stripe, context_box, stripe_columns, stripes, use_counts
+from ldmrsic_core.pipeline.tile_jobs import DecodedTile, DecodeSettings, EnhanceSettings, decode_tile, enhance_tile
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
     check_written,
+    open_geotiff,
     output_profile,
     restore_metadata,
     window,
+    write_cog,
     write_errors,
 )
-from ldmrsic_core.pipeline.executors import TileRunner, open_runner
-from ldmrsic_core.pipeline.schedule import OrderedResults, Stripe, context_box, stripe_columns, stripes, use_counts
-from ldmrsic_core.pipeline.tile_jobs import (
-    DecodedTile,
-    DecodeSettings,
-    EnhanceSettings,
-    ModelRef,
-    decode_tile,
-    enhance_tile,
-    model_ref,
-)
-from ldmrsic_core.tiling import Box, Span
+from ldmrsic_core.tiling import Box, bbox_box
+from ldmrsic_core.zoo.resolve import codec_for, enhancer_for
+from ldmrsic_core.zoo.table import installed_names
 
 Progress = Callable[[int, int], None]
 
@@ -69,70 +57,6 @@ class DecompressResult:
     tiles_read: int
     damaged_tiles: tuple[int, ...]
     enhancer: str | None = None
-
-
-def described(need: CodecInfo | EnhancerInfo, kind: str = "model") -> str:
-    """How an error names the weights a file needs: by name where the file (format 1–2) or the
-    installed models know it, always by SHA-256."""
-    return f"{kind} {need.model!r} (SHA-256 {need.sha256})" if need.model else f"the {kind} with SHA-256 {need.sha256}"
-
-
-def codec_for(header: Header, model: str | Path | None, device: str) -> ModelRef:
-    """The weights a file was made with: ``model`` if given (hash checked), else a bundled match;
-    loaded here (so a mismatch is reported before any work) and named for the jobs."""
-    need = header.codec
-    if model is None:
-        match = [w.name for w in named_weights().values() if w.sha256 == need.sha256]
-        if not match:
-            raise WeightsError(
-                f"weights not available: this file needs {described(need)}; "
-                "pass --model PATH to that weights file"
-            )
-        model = match[0]
-    try:
-        loaded = load_codec(model, resolve_device(device), expect_sha256=need.sha256)
-    except WeightsError as exc:
-        raise WeightsError(f"weights not available: this file needs {described(need)}; {exc}") from None
-    return model_ref(model, loaded, device, "codec")
-
-
-def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None,
-                 device: str) -> tuple[ModelRef, LoadedEnhancer] | None:
-    """The decode-time enhancer: ``enhancer`` if given, else the one the file names (hash checked)."""
-    if not enhance:
-        return None
-    if enhancer is not None:
-        loaded = check_pairing(load_enhancer(enhancer, resolve_device(device)), header.codec.model,
-                               header.codec.sha256)
-        return model_ref(enhancer, loaded, device, "enhancer"), loaded
-    need = header.enhancer
-    if need is None:
-        return None
-    match = [w.name for w in named_weights().values() if w.sha256 == need.sha256]
-    if not match:
-        raise WeightsError(
-            f"this file is enhanced at decode time by {described(need, 'enhancer')}, which is not "
-            "installed; pass --no-enhance to decode without it or --enhancer NAME|PATH to choose one"
-        )
-    loaded = load_enhancer(match[0], resolve_device(device), expect_sha256=need.sha256)
-    return model_ref(match[0], loaded, device, "enhancer"), loaded
-
-
-def bbox_box(header: Header, bbox: tuple[float, float, float, float]) -> Box:
-    """A bounding box in the raster's CRS → the pixel box covering it (clipped to the raster)."""
-    minx, miny, maxx, maxy = bbox
-    if not (minx < maxx and miny < maxy):
-        raise InputError(f"--bbox {bbox} is empty: give MINX MINY MAXX MAXY with MINX < MAXX and MINY < MAXY")
-    transform = Affine(*header.raster.transform)
-    win = rwindows.from_bounds(minx, miny, maxx, maxy, transform)
-    eps = 1e-6  # bounds taken from pixel edges land on whole pixels up to float error
-    rows = Span(math.floor(win.row_off + eps), math.ceil(win.row_off + win.height - eps))
-    cols = Span(math.floor(win.col_off + eps), math.ceil(win.col_off + win.width - eps))
-    full = Box(Span(0, header.raster.height), Span(0, header.raster.width))
-    box = Box(rows, cols).intersect(full) if rows.length > 0 and cols.length > 0 else None
-    if box is None:
-        raise InputError(f"--bbox {bbox} does not overlap the raster")
-    return box
 
 
 def decompress_raster(
@@ -168,7 +92,8 @@ def decompress_raster(
         exact = exact_entropy(header, reader.version, source.name)
         codec = codec_for(header, model, device)
         enhancing = enhancer_for(header, enhance, enhancer, device)
-        box = bbox_box(header, bbox) if bbox else header.plan.full()
+        box = bbox_box(header.raster.transform, header.raster.height, header.raster.width, bbox) if bbox \
+            else header.plan.full()
         groups = tuple(tuple(g) for g in header.groups)
         decode = DecodeSettings(codec, header.raster.count, groups, header.codec.quality, exact)
         enhance_settings = None
@@ -187,8 +112,7 @@ def decompress_raster(
             source_of_windows = _WindowSource(reader, header, runner, decode, enhance_settings, allow_damaged)
             tiff = temporary_sibling(target, ".tif.part") if cog else tmp
             try:
-                with write_errors(target), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
-                        _open_for_writing(tiff, profile) as dst:
+                with write_errors(target), open_geotiff(tiff, profile) as dst:
                     restore_metadata(dst, info)
                     if enhancing:
                         dst.update_tags(LDMRSIC_ENHANCER=f"{enhancing[1].name} sha256:{enhancing[1].sha256}")
@@ -201,22 +125,13 @@ def decompress_raster(
                         if progress:
                             progress(done, total)
                 if cog:
-                    with write_errors(target):
-                        rasterio.shutil.copy(tiff, tmp, driver="COG", compress="deflate",
-                                             predictor=profile["predictor"], bigtiff="IF_SAFER",
-                                             overview_resampling="average")
+                    write_cog(tiff, tmp, profile, target)
                 check_written(tmp, target)
             finally:
                 if cog:
                     tiff.unlink(missing_ok=True)
     return DecompressResult(target, box.cols.length, box.rows.length, source_of_windows.tiles_read,
                             tuple(sorted(source_of_windows.damaged)), enhancing[1].name if enhancing else None)
-
-
-def _open_for_writing(path: Path, profile: dict) -> rasterio.io.DatasetWriter:
-    with warnings.catch_warnings():  # a raster without georeferencing stays so, silently
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        return rasterio.open(path, "w", **profile)
 
 
 class _WindowSource:

@@ -18,13 +18,15 @@ import rasterio
 
 from ldmrsic_core import defaults
 from ldmrsic_core.bands import group_bands, parse_band_list
-from ldmrsic_core.pipeline.blending import blend
 from ldmrsic_core.device import resolve_device
-from ldmrsic_core.zoo.enhancers import default_enhancer, load_enhancer
 from ldmrsic_core.enhance.enhancer import bpp_level
 from ldmrsic_core.errors import InputError, WeightsError
-from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.format.header import MaskKind
+from ldmrsic_core.outputs import atomic_output, check_output
+from ldmrsic_core.pipeline.blending import blend
+from ldmrsic_core.pipeline.executors import open_runner
+from ldmrsic_core.pipeline.schedule import OrderedResults, stripe_columns, stripes, use_counts
+from ldmrsic_core.pipeline.tile_jobs import EnhanceSettings, enhance_tile
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
     check_written,
@@ -37,10 +39,9 @@ from ldmrsic_core.raster_io import (
     window,
     write_errors,
 )
-from ldmrsic_core.pipeline.executors import open_runner
-from ldmrsic_core.pipeline.schedule import OrderedResults, stripe_columns, stripes, use_counts
-from ldmrsic_core.pipeline.tile_jobs import EnhanceSettings, enhance_tile, model_ref
 from ldmrsic_core.tiling import TilePlan, validate
+from ldmrsic_core.zoo.cache import model_ref
+from ldmrsic_core.zoo.enhancers import default_enhancer, load_enhancer
 
 #: Memory for the enhanced tiles held at once (sets the stripe width, see :mod:`.schedule`).
 ENHANCE_MEMORY = 512 << 20
@@ -84,7 +85,8 @@ def enhance_raster(
     check_output(target, overwrite, (src_path,))
     validate(tile, overlap)
     if source not in defaults.ENHANCE_SOURCES:
-        raise WeightsError(f"--source {source} is not supported; enhancement exists for: {', '.join(defaults.ENHANCE_SOURCES)}")
+        known = ", ".join(defaults.ENHANCE_SOURCES)
+        raise WeightsError(f"--source {source} is not supported; enhancement exists for: {known}")
     torch_device = resolve_device(device)
     name = enhancer if enhancer is not None else default_enhancer(source)
     if name is None:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ldmrsic_core.bands import from_channels, to_channels
+from ldmrsic_core.format.seed import enhancement_seed
 from ldmrsic_core.models.codec import STRIDE, VariableRateElic
 from ldmrsic_core.tiling import padded
 
@@ -62,11 +63,6 @@ def decode_groups(net: VariableRateElic, coded: CodedGroups, groups: list[list[i
         rgb = out["x_hat"][0, :, :h, :w].float().cpu().numpy()
         bands.append(from_channels(rgb, group))
     return np.concatenate(bands).astype(np.float32), mismatched
-
-
-def enhancement_seed(tile: int, group: int) -> int:
-    """The diffusion noise seed of one band group of one tile: fixed, so decoding is reproducible."""
-    return tile * 4096 + group
 
 
 @torch.no_grad()

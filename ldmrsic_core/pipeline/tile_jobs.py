@@ -1,88 +1,24 @@
 """The work done for one tile, as picklable jobs a :mod:`~ldmrsic_core.pipeline.executors` can run anywhere.
 
-A job carries the tile's data and a :class:`ModelRef` (the model's name or path, SHA-256 and
-device); the process that runs it loads each model once, checking the hash, and keeps it.
+A job carries the tile's data and a :class:`~ldmrsic_core.zoo.cache.ModelRef` (the model's name
+or path, SHA-256 and device); the process that runs it loads each model once through the zoo's
+cache, checking the hash, and keeps it.
 Jobs return plain values; a damaged tile comes back as an error value, not an exception, so
 the caller decides between stopping and ``--allow-damaged``.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ldmrsic_core.bands import ValueMapping
 from ldmrsic_core.errors import DamagedTileError, LatentMismatchError
-from ldmrsic_core.pipeline.tile_codec import CodedGroups, decode_groups, encode_groups, enhance_groups, fill_invalid
 from ldmrsic_core.format.payload import PayloadError, TilePayload
+from ldmrsic_core.pipeline.tile_codec import CodedGroups, decode_groups, encode_groups, enhance_groups, fill_invalid
 from ldmrsic_core.tiling import Box
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A model a job needs: name (or path) as the user gave it, its SHA-256 and the device name."""
-
-    model: str
-    sha256: str
-    device: str
-    kind: str = "codec"
-
-
-#: Models this process has loaded, most recently used last (a few at most: each can be large).
-_loaded: OrderedDict[ModelRef, Any] = OrderedDict()
-_loading = threading.Lock()
-_KEEP = 4
-
-
-def _keep(ref: ModelRef, loaded: Any) -> None:
-    _loaded[ref] = loaded
-    _loaded.move_to_end(ref)
-    while len(_loaded) > _KEEP:
-        _loaded.popitem(last=False)
-
-
-def model_ref(model: str | Path, loaded: Any, device: str, kind: str) -> ModelRef:
-    """The reference jobs use for a model this process has loaded (and may now use without loading
-    it again); a weights file is named by its absolute path."""
-    name = str(Path(model).resolve()) if Path(model).is_file() else str(model)
-    ref = ModelRef(name, loaded.sha256, device, kind)
-    if kind == "codec":
-        loaded.model.exact_latent_codec()  # built once here, not by concurrent jobs
-    with _loading:
-        _keep(ref, loaded)
-    return ref
-
-
-def model(ref: ModelRef) -> Any:
-    """The loaded model for ``ref`` (a LoadedCodec or LoadedEnhancer), loaded at first use."""
-    found = _loaded.get(ref)
-    if found is not None:
-        return found
-    from ldmrsic_core.device import resolve_device
-
-    with _loading:
-        if ref not in _loaded:
-            device = resolve_device(ref.device)
-            if ref.kind == "codec":
-                from ldmrsic_core.zoo.registry import load_codec
-
-                loaded = load_codec(ref.model, device, expect_sha256=ref.sha256)
-                loaded.model.exact_latent_codec()
-            else:
-                from ldmrsic_core.zoo.enhancers import load_enhancer
-
-                loaded = load_enhancer(ref.model, device, expect_sha256=ref.sha256)
-            _keep(ref, loaded)
-        return _loaded[ref]
-
-
-def _device(ref: ModelRef):
-    return next(model(ref).model.parameters()).device
+from ldmrsic_core.zoo.cache import ModelRef, device_of, model
 
 
 # -- compress -----------------------------------------------------------------------------------
@@ -109,7 +45,7 @@ def encode_tile(settings: EncodeSettings, values: np.ndarray, valid: np.ndarray,
     if any_valid:
         codec = model(settings.codec)
         coded = encode_groups(codec.model, fill_invalid(unit, valid), [list(g) for g in settings.groups],
-                              settings.quality, _device(settings.codec))
+                              settings.quality, device_of(settings.codec))
     inside = (slice(None), *owned.slices)
     owned_values, owned_valid = values[inside], valid[inside]
     clipped = tuple(m.count_outside(v[ok]) for m, v, ok in zip(settings.mappings, owned_values, owned_valid))
@@ -172,5 +108,5 @@ def enhance_tile(settings: EnhanceSettings, index: int, context: np.ndarray | No
     if context is None:
         return None
     out = enhance_groups(model(settings.enhancer).model, context, [list(g) for g in settings.groups], index,
-                         _device(settings.enhancer), settings.level)
+                         device_of(settings.enhancer), settings.level)
     return out[(slice(None), *crop.slices)]

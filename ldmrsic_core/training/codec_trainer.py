@@ -12,7 +12,6 @@ the checkpoint adds the model, EMA and both optimisers.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,15 @@ import torch.distributed as dist
 from torch import nn
 
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.evaluation.metrics import psnr
 from ldmrsic_core.models.codec import LAMBDAS, MAX_QUALITY, MIN_QUALITY, lambda_for_quality
-from ldmrsic_core.zoo.registry import config as codec_config
+from ldmrsic_core.tiling import STRIDE
 from ldmrsic_core.training.data import TileSet
 from ldmrsic_core.training.objective import rd_loss
 from ldmrsic_core.training.run import TrainingRun
 from ldmrsic_core.training.validation import ValidationSet, validate
+from ldmrsic_core.zoo.registry import config as codec_config
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -57,8 +59,8 @@ class CodecTrainer(TrainingRun):
 
     def __init__(self, cfg: TrainConfig, resume: bool = False):
         super().__init__(cfg)
-        if cfg.crop % 64 or cfg.crop < 64:
-            raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of 64")
+        if cfg.crop % STRIDE or cfg.crop < STRIDE:
+            raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of {STRIDE}")
         self.data = TileSet(Path(cfg.tiles), cfg.crop)
         self.val = ValidationSet(Path(cfg.val), cfg.val_limit) if cfg.val and self.rank == 0 else None
         self.net = codec_config(cfg.config).build()
@@ -97,7 +99,7 @@ class CodecTrainer(TrainingRun):
                 p.grad /= self.world
         self.aux_opt.step()
         return {"quality": round(quality, 4), "loss": losses["loss"].item(), "bpp_estimate": losses["bpp"].item(),
-                "psnr": -10 * math.log10(max(losses["mse"].item(), 1e-10)), "aux": aux_loss.item()}
+                "psnr": psnr(losses["mse"].item()), "aux": aux_loss.item()}
 
     def validate(self) -> None:
         rows = validate(self.ema, self.val, self.device)

@@ -15,19 +15,9 @@ import rasterio
 import torch
 
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.inputs import find_images
 
-IMAGE_SUFFIXES = (".png", ".webp", ".tif", ".tiff", ".jpg", ".jpeg")
-
-
-def find_images(folder: Path) -> list[Path]:
-    """Image files below ``folder`` (recursively, sorted); :class:`InputError` if none."""
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder of tiles")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise InputError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); make tiles with `ldmrsic-geo tile`")
-    return files
-
+__all__ = ["TileSet", "find_images", "load_image"]
 
 def load_image(path: Path) -> np.ndarray:
     """An image as float32 3×H×W in [0, 1] (8-bit scaled by 1/255, 16-bit by 1/65535)."""
@@ -40,7 +30,8 @@ def load_image(path: Path) -> np.ndarray:
         raise InputError(f"{path} is not a readable image") from None
     scale = {np.dtype("uint8"): 255.0, np.dtype("uint16"): 65535.0}.get(data.dtype)
     if scale is None:
-        raise InputError(f"{path} has {data.dtype} pixels; tiles must be 8- or 16-bit (cut them with `ldmrsic-geo tile`)")
+        raise InputError(f"{path} has {data.dtype} pixels; tiles must be 8- or 16-bit "
+                         "(cut them with `ldmrsic-geo tile`)")
     if data.shape[0] < 3:
         data = np.concatenate([data, np.repeat(data[-1:], 3 - data.shape[0], axis=0)])
     return data.astype(np.float32) / scale

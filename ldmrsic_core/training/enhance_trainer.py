@@ -17,7 +17,6 @@ decode-time path (Stage II) per level; ``best.pt`` keeps the best mean of the st
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from torch import nn
 from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
 from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.evaluation.metrics import psnr
+from ldmrsic_core.tiling import STRIDE
 from ldmrsic_core.training.pairs import PairSet, make_source
 from ldmrsic_core.training.run import TrainingRun, read_checkpoint
 
@@ -90,8 +91,8 @@ class EnhanceTrainer(TrainingRun):
         if cfg.stage not in STAGES:
             raise InputError(f"--stage {cfg.stage} is not an enhancement stage ({', '.join(STAGES)})")
         super().__init__(cfg)
-        if cfg.crop % 64 or cfg.crop < 64:
-            raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of 64")
+        if cfg.crop % STRIDE or cfg.crop < STRIDE:
+            raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of {STRIDE}")
         self.net = enhancer_config(cfg.config).build()
         if cfg.stage == "prior" and cfg.init:  # warm start from another Stage I run
             load_enhancer_state(self.net, self._init_state(Path(cfg.init))["ema"])
@@ -142,7 +143,8 @@ class EnhanceTrainer(TrainingRun):
         # LRM_DM = LRM without the X branch: copy every weight, and the X̃ half of the first conv.
         student = self.net.lrm_dm.state_dict()
         for key, value in self.net.lrm.state_dict().items():
-            student[key] = value[:, : student[key].shape[1]].clone() if value.shape != student[key].shape else value.clone()
+            same = value.shape == student[key].shape
+            student[key] = value.clone() if same else value[:, : student[key].shape[1]].clone()
         self.net.lrm_dm.load_state_dict(student)
 
     def train_step(self, autocast: bool) -> dict[str, float]:
@@ -181,8 +183,7 @@ class EnhanceTrainer(TrainingRun):
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = torch.mean((a - b) ** 2).item()
-    return 10 * math.log10(1 / max(mse, 1e-12))
+    return psnr(torch.mean((a - b) ** 2).item())
 
 
 @torch.no_grad()

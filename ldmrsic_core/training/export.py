@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ldmrsic_core.errors import InputError, OutputExistsError
-from ldmrsic_core.zoo.registry import save_weights
-from ldmrsic_core.zoo.table import read_model_table, user_model_dir
 from ldmrsic_core.outputs import temporary_sibling
 from ldmrsic_core.training.run import read_checkpoint
+from ldmrsic_core.zoo.registry import save_weights
+from ldmrsic_core.zoo.table import read_model_table, user_model_dir
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

@@ -27,10 +27,10 @@ import rasterio
 import torch
 import torch.nn.functional as F
 
-from ldmrsic_core.evaluation.classic import jpeg2000_roundtrip
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.models.codec import STRIDE
+from ldmrsic_core.evaluation.classic import jpeg2000_roundtrip
 from ldmrsic_core.format.header import ENTROPY_SCHEME
+from ldmrsic_core.models.codec import STRIDE
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
 
@@ -71,7 +71,8 @@ def make_source(kind: str, model: str | None = None, device: str = "cpu",
 
         codec = load_codec(model, resolve_device(device))
         lv = tuple(levels or CODEC_LEVELS)
-        return Source(kind, f"ldmrsic-{codec.sha256[:16]}-{ENTROPY_SCHEME}", lv, tuple(_learned(codec.model, q) for q in lv),
+        return Source(kind, f"ldmrsic-{codec.sha256[:16]}-{ENTROPY_SCHEME}", lv,
+                      tuple(_learned(codec.model, q) for q in lv),
                       codec.sha256)
     raise InputError(f"unknown source {kind!r}; use one of {', '.join(SOURCES)}")
 
@@ -103,7 +104,7 @@ def _level_name(level: float) -> str:
 class PairSet:
     """Originals (uint8) and their decoded versions at every level of ``source``."""
 
-    def __init__(self, folder: Path, source: Source, cache: Path, *, limit: int = 0, min_size: int = 64,
+    def __init__(self, folder: Path, source: Source, cache: Path, *, limit: int = 0, min_size: int = STRIDE,
                  progress: bool = True):
         files = find_images(folder)
         if limit and limit < len(files):
@@ -161,7 +162,7 @@ class PairSet:
             lv.append(self.source.level_value(level, self.bpp[i][level]))
             x, d = self.originals[i], self.decoded[i][level]
             h, w = x.shape[1:]
-            c = min(crop, h // 64 * 64, w // 64 * 64)
+            c = min(crop, h // STRIDE * STRIDE, w // STRIDE * STRIDE)
             y0, x0 = rng.randint(0, h - c), rng.randint(0, w - c)
             flip, turns = rng.random() < 0.5, rng.randrange(4)
             for img, out in ((x, xs), (d, ds)):

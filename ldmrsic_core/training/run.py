@@ -78,7 +78,16 @@ class TrainingRun:
 
     # -- the loop ---------------------------------------------------------------------------
     def train(self, progress: bool = True, until: int | None = None) -> None:
-        """Train to ``cfg.steps`` (or stop early at step ``until``, with a checkpoint)."""
+        """Train to ``cfg.steps`` (or stop early at step ``until``, with a checkpoint). Ctrl-C or
+        SIGTERM (through the CLI) stops it cleanly: the last finished step is checkpointed first."""
+        try:
+            self._train(progress, until)
+        except KeyboardInterrupt:
+            if self.rank == 0 and self.step > 0:
+                self.save(self.out / "last.pt")
+            raise
+
+    def _train(self, progress: bool, until: int | None) -> None:
         from tqdm import tqdm
 
         cfg = self.cfg

@@ -23,12 +23,12 @@ from rasterio._err import CPLE_BaseError  # what GDAL errors raise; rasterio doe
 
 from ldmrsic_core.bands import group_bands, parse_band_list, to_channels
 from ldmrsic_core.errors import InputError, OutputError, OutputExistsError
+from ldmrsic_core.inputs import find_rasters
 from ldmrsic_core.outputs import check_folder_writable, temporary_sibling
-from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.pipeline.tile_codec import fill_invalid
+from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.tiling import Box, Span
 
-RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".webp", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")
 MANIFEST = "manifest.jsonl"
 
 
@@ -38,21 +38,6 @@ class TileReport:
     written: int
     skipped: int
     manifest: Path
-
-
-def expand_inputs(inputs: list[Path]) -> list[Path]:
-    """Files as given, folders searched recursively for raster and image files."""
-    files: list[Path] = []
-    for path in inputs:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in RASTER_SUFFIXES and p.is_file())
-        elif path.exists():
-            files.append(path)
-        else:
-            raise InputError(f"{path} does not exist")
-    if not files:
-        raise InputError("no raster or image files among the inputs")
-    return files
 
 
 def tile_positions(length: int, size: int, stride: int) -> list[int]:
@@ -80,7 +65,7 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
         raise InputError(f"--scale {scale} is invalid: use a whole factor of 1 or more")
     if not 0 <= min_valid <= 1:
         raise InputError(f"--min-valid {min_valid} is invalid: use a fraction from 0 to 1")
-    files = expand_inputs(inputs)
+    files = find_rasters(inputs)
     check_folder_writable(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -161,7 +146,8 @@ def _write_tile(stem: Path, rgb: np.ndarray, eight_bit: bool) -> Path:
                 rasterio.shutil.copy(mem, tmp, driver=driver, **options)
         os.replace(tmp, path)
     except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:  # GDAL's write errors (a full disk is one)
-        raise OutputError(f"cannot write tile {path} ({exc}); is the disk full? No tiles of this run were kept") from None
+        raise OutputError(f"cannot write tile {path} ({exc}); is the disk full? "
+                          "No tiles of this run were kept") from None
     finally:
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".aux.xml").unlink(missing_ok=True)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 
+from ldmrsic_core.evaluation.metrics import psnr
 from ldmrsic_core.models.codec import LAMBDAS, STRIDE, VariableRateElic, lambda_for_quality
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
@@ -36,7 +37,7 @@ def validate(net: VariableRateElic, images: ValidationSet, device: torch.device,
     coder.update(force=True)
     rows = []
     for q in qualities:
-        bpp = psnr = msssim = mse_sum = 0.0
+        bpp = psnr_sum = msssim = mse_sum = 0.0
         for img in images.images:
             x = img[None].to(device)
             h, w = x.shape[-2:]
@@ -47,9 +48,9 @@ def validate(net: VariableRateElic, images: ValidationSet, device: torch.device,
             mse = torch.mean((x_hat - x) ** 2).item()
             bpp += 8 * nbytes / (h * w)
             mse_sum += mse
-            psnr += 10 * math.log10(1 / max(mse, 1e-12))
+            psnr_sum += psnr(mse)
             msssim += ms_ssim(x_hat, x, data_range=1.0).item() if min(h, w) > 160 else math.nan
         n = len(images.images)
-        rows.append({"quality": q, "bpp": bpp / n, "psnr": psnr / n, "ms_ssim": msssim / n,
+        rows.append({"quality": q, "bpp": bpp / n, "psnr": psnr_sum / n, "ms_ssim": msssim / n,
                      "rd_loss": lambda_for_quality(q) * 255**2 * mse_sum / n + bpp / n})
     return rows

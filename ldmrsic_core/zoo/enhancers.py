@@ -67,5 +67,6 @@ def check_pairing(enhancer: LoadedEnhancer, codec_name: str | None, codec_sha256
     if enhancer.source != "ldmrsic" or enhancer.codec_sha256 != codec_sha256:
         what = "JPEG2000 output" if enhancer.source == "jpeg2000" else "the output of another codec"
         codec = f"model {codec_name!r}" if codec_name else "the codec"
-        raise WeightsError(f"enhancer {enhancer.name} restores {what}, not that of {codec} (SHA-256 {codec_sha256[:16]}…)")
+        raise WeightsError(f"enhancer {enhancer.name} restores {what}, not that of {codec} "
+                           f"(SHA-256 {codec_sha256[:16]}…)")
     return enhancer

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from ldmrsic_core.errors import WeightsError
-from ldmrsic_core.zoo.table import resolve
 from ldmrsic_core.models.codec import VariableRateElic
+from ldmrsic_core.zoo.table import resolve
 
 WEIGHTS_FORMAT = "ldmrsic-weights"
 WEIGHTS_VERSION = 1
@@ -81,7 +81,8 @@ def read_weights(model: str | Path | None, expect_sha256: str | None = None) -> 
     data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if digest is not None and actual != digest:
-        raise WeightsError(f"weights file {path} is damaged or replaced: SHA-256 {actual} differs from the recorded {digest}")
+        raise WeightsError(f"weights file {path} is damaged or replaced: SHA-256 {actual} differs from the "
+                           f"recorded {digest}")
     if expect_sha256 is not None and actual != expect_sha256:
         raise WeightsError(
             f"weights {path} (SHA-256 {actual[:16]}…) are not the ones this file needs (SHA-256 {expect_sha256})"
@@ -93,7 +94,8 @@ def read_weights(model: str | Path | None, expect_sha256: str | None = None) -> 
     if not isinstance(blob, dict) or blob.get("format") != WEIGHTS_FORMAT:
         raise WeightsError(f"{path} is not an ldmrsic-geo weights file")
     if blob.get("version") != WEIGHTS_VERSION:
-        raise WeightsError(f"{path} has weights format version {blob.get('version')}, this reader needs {WEIGHTS_VERSION}")
+        raise WeightsError(f"{path} has weights format version {blob.get('version')}, "
+                           f"this reader needs {WEIGHTS_VERSION}")
     return str(blob.get("name") or name), actual, blob
 
 

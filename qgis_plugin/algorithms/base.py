@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterString,
+)
 
 from ..defaults_source import defaults
 
@@ -50,5 +55,6 @@ class LdmrsicAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(f"{name}: choose a raster layer or file")
         path = layer.source().split("|")[0]
         if not os.path.isfile(path):
-            raise QgsProcessingException(f"{layer.name()} is not a raster file on disk ({path}); save it as a GeoTIFF first")
+            raise QgsProcessingException(f"{layer.name()} is not a raster file on disk ({path}); "
+                                         "save it as a GeoTIFF first")
         return path

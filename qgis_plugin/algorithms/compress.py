@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
 
 from .. import backend
 from ..defaults_source import defaults
@@ -30,12 +34,15 @@ class CompressAlgorithm(LdmrsicAlgorithm):
                                     "The raster to compress (any GDAL-readable file: GeoTIFF, JPEG2000…)."))
         self.addParameter(described(
             QgsProcessingParameterNumber(self.QUALITY, "Quality", QgsProcessingParameterNumber.Double,
-                                         defaults.QUALITY, minValue=defaults.MIN_QUALITY, maxValue=defaults.MAX_QUALITY),
-            "1 = smallest file, 5 = best picture; fractions are allowed. On aerial RGB about 0.1 to 0.7 bits per pixel."))
+                                         defaults.QUALITY, minValue=defaults.MIN_QUALITY,
+                                         maxValue=defaults.MAX_QUALITY),
+            "1 = smallest file, 5 = best picture; fractions are allowed. On aerial RGB about 0.1 to 0.7 bits "
+            "per pixel."))
         self.addParameter(described(
             QgsProcessingParameterNumber(self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer,
-                                         defaults.TILE, minValue=64),
-            f"Tiles are coded independently; a multiple of 64. {defaults.TILE} is the best trade-off."))
+                                         defaults.TILE, minValue=defaults.TILE_MULTIPLE),
+            f"Tiles are coded independently; a multiple of {defaults.TILE_MULTIPLE}. {defaults.TILE} is the "
+            "best trade-off."))
         self.addParameter(described(
             QgsProcessingParameterNumber(self.OVERLAP, "Tile overlap (pixels)", QgsProcessingParameterNumber.Integer,
                                          defaults.OVERLAP, minValue=0),

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingParameterBoolean, QgsProcessingParameterExtent,
-                       QgsProcessingParameterFile, QgsProcessingParameterRasterDestination)
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterRasterDestination,
+)
 
 from .. import backend
 from .base import LdmrsicAlgorithm, described

@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from qgis.core import (QgsProcessingException, QgsProcessingOutputHtml, QgsProcessingParameterFolderDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingException,
+    QgsProcessingOutputHtml,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
 
 from .. import backend
 from ..defaults_source import defaults
@@ -37,7 +42,8 @@ class EvaluateAlgorithm(LdmrsicAlgorithm):
                                     "The raster to evaluate on (a tile-sized crop keeps it quick)."))
         self.addParameter(described(QgsProcessingParameterString(self.CODECS, "Codecs", DEFAULT_CODECS),
                                     "Comma-separated: ldmrsic, ldmrsic-noenh, jpeg2000, webp, jpeg, avif, jpegxl."))
-        self.addParameter(described(QgsProcessingParameterString(self.QUALITIES, "ldmrsic-geo qualities", DEFAULT_QUALITIES),
+        qualities = QgsProcessingParameterString(self.QUALITIES, "ldmrsic-geo qualities", DEFAULT_QUALITIES)
+        self.addParameter(described(qualities,
                                     "Quality presets of the learned codec to try (1–5)."))
         self.add_model("The codec, if not the bundled default.")
         self.add_device()

@@ -1,0 +1,74 @@
+"""The models a process has loaded, shared by its tile jobs: each model is loaded once (its
+SHA-256 checked) and the few most recently used are kept. Jobs name models by :class:`ModelRef`,
+which pickles, so the same job runs in this process, a thread or a Dask worker."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model a job needs: name (or path) as the user gave it, its SHA-256 and the device name."""
+
+    model: str
+    sha256: str
+    device: str
+    kind: str = "codec"
+
+
+#: Models this process has loaded, most recently used last (a few at most: each can be large).
+_loaded: OrderedDict[ModelRef, Any] = OrderedDict()
+_loading = threading.Lock()
+_KEEP = 4
+
+
+def _keep(ref: ModelRef, loaded: Any) -> None:
+    _loaded[ref] = loaded
+    _loaded.move_to_end(ref)
+    while len(_loaded) > _KEEP:
+        _loaded.popitem(last=False)
+
+
+def model_ref(model: str | Path, loaded: Any, device: str, kind: str) -> ModelRef:
+    """The reference jobs use for a model this process has loaded (and may now use without loading
+    it again); a weights file is named by its absolute path."""
+    name = str(Path(model).resolve()) if Path(model).is_file() else str(model)
+    ref = ModelRef(name, loaded.sha256, device, kind)
+    if kind == "codec":
+        loaded.model.exact_latent_codec()  # built once here, not by concurrent jobs
+    with _loading:
+        _keep(ref, loaded)
+    return ref
+
+
+def model(ref: ModelRef) -> Any:
+    """The loaded model for ``ref`` (a LoadedCodec or LoadedEnhancer), loaded at first use."""
+    found = _loaded.get(ref)
+    if found is not None:
+        return found
+    from ldmrsic_core.device import resolve_device
+
+    with _loading:
+        if ref not in _loaded:
+            device = resolve_device(ref.device)
+            if ref.kind == "codec":
+                from ldmrsic_core.zoo.registry import load_codec
+
+                loaded = load_codec(ref.model, device, expect_sha256=ref.sha256)
+                loaded.model.exact_latent_codec()
+            else:
+                from ldmrsic_core.zoo.enhancers import load_enhancer
+
+                loaded = load_enhancer(ref.model, device, expect_sha256=ref.sha256)
+            _keep(ref, loaded)
+        return _loaded[ref]
+
+
+def device_of(ref: ModelRef) -> Any:
+    """The torch device the model of ``ref`` runs on."""
+    return next(model(ref).model.parameters()).device
