@@ -261,3 +261,23 @@ def test_cli_defaults_are_the_library_defaults():
     assert (shown("compress", "tile"), shown("compress", "overlap"), shown("enhance", "overlap")) == (
         defaults.TILE, defaults.OVERLAP, defaults.ENHANCE_OVERLAP)
     assert tuple(shown("eval", "codecs").split(",")) == defaults.EVAL_CODECS == ALL_CODECS
+
+
+def test_bbox_on_a_raster_without_georeferencing_is_one_line(no_crs_raster, tmp_path, tiny_weights, capsys):
+    packed = tmp_path / "x.ldmr"
+    assert run("compress", no_crs_raster, "-o", packed, "--model", tiny_weights) == 0
+    capsys.readouterr()
+    assert run("decompress", packed, "-o", tmp_path / "x.tif", "--model", tiny_weights,
+               "--bbox", "0", "0", "100", "100") == 1
+    err = capsys.readouterr().err
+    assert "no georeferencing" in err and "bounds 0 0 64 64" in err and "Traceback" not in err
+    assert not (tmp_path / "x.tif").exists()
+
+
+def test_bbox_outside_the_raster_names_its_bounds(tmp_path, tiny_weights, capsys):
+    packed = tmp_path / "x.ldmr"
+    assert run("compress", DATA / "l8_uint16_1band.tif", "-o", packed, "--model", tiny_weights) == 0
+    capsys.readouterr()
+    assert run("decompress", packed, "-o", tmp_path / "x.tif", "--model", tiny_weights,
+               "--bbox", "0", "0", "1", "1") == 1
+    assert "does not overlap the raster (its bounds:" in capsys.readouterr().err
