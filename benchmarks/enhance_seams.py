@@ -15,9 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ldmrsic_core import compress_raster, decompress_raster
+from ldmrsic_core import compress_raster, decompress_raster, read_header
 from ldmrsic_core.evaluation.metrics import compare
-from ldmrsic_core.format.info import read_header
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 long it takes and how much memory the process peaks at.
 
 Every case runs ``ldmrsic-geo`` in a fresh process (timeout 300 s) on a copy of one real file
-(the bundled codec on ``tests/data/naip_uint8_4band.tif``, 64-pixel tiles), and prints a
+(the bundled codec on ``tests/data/naip_uint8_4band.tif``, 64-pixel tiles, rewritten as format
+2.0: the damage below is to that format's preamble, JSON header and index), and prints a
 Markdown table: case, exit status, the error line (or the result line), seconds, peak RSS.
 
 With ``--bad-input`` it runs instead the bad-input matrix of every command — the cases of
@@ -71,6 +72,20 @@ def run(args: list[str]) -> tuple[int, str, float, float]:
     return code, message, seconds, peak[0] if peak else float("nan")
 
 
+def as_format_2(path: Path, target: Path) -> None:
+    """The same tiles and header in format 2.0, whose preamble, JSON header and index these cases
+    damage (archives of that format must keep failing safely; format 3's trailer, header and index
+    are damaged by tests/test_format3.py and the fuzzers)."""
+    from ldmrsic_core.format.container import ContainerWriter
+    from ldmrsic_core.zoo.table import installed_names
+
+    with ContainerReader(path, installed_names()) as reader, \
+            ContainerWriter(target, len(reader.entries), version=(2, 0)) as writer:
+        for index in range(len(reader.entries)):
+            writer.add_tile(index, reader.read_tile(index))
+        writer.finish(reader.typed_header)
+
+
 def preamble(data: bytes) -> tuple:
     return _PREAMBLE.unpack_from(data)
 
@@ -105,8 +120,9 @@ def main() -> None:
     if args.bad_input:
         bad_input(work)
         return
-    good = work / "good.ldmr"
-    subprocess.run([*CLI, "compress", str(SCENE), "-o", str(good), "--tile", "64", "--overlap", "8"], check=True)
+    good, written = work / "good.ldmr", work / "written.ldmr"
+    subprocess.run([*CLI, "compress", str(SCENE), "-o", str(written), "--tile", "64", "--overlap", "8"], check=True)
+    as_format_2(written, good)
     data = good.read_bytes()
     with ContainerReader(good) as reader:
         entries, header_json = reader.entries, reader.header

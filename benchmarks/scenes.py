@@ -77,8 +77,8 @@ def main() -> None:
     p.add_argument("--overlap", type=int, nargs="+", default=[16])
     p.add_argument("--json", type=Path, help="Also write the rows here.")
     a = p.parse_args()
+    from ldmrsic_core import file_info, read_header
     from ldmrsic_core.evaluation.metrics import compare
-    from ldmrsic_core.format.info import file_info, read_header
 
     rows = []
     cols = ("scene", "tile", "ovl", "bpp", "psnr", "border", "interior", "enc_s", "dec_s", "enc_MB", "dec_MB",

@@ -37,8 +37,8 @@ __all__ = [
 _LAZY = {  # torch-heavy entry points load on first use, so `info` stays quick
     "compress_raster": "ldmrsic_core.pipeline.compress",
     "decompress_raster": "ldmrsic_core.pipeline.decompress",
-    "read_header": "ldmrsic_core.format.info",
-    "file_info": "ldmrsic_core.format.info",
+    "read_header": "ldmrsic_core.catalog",
+    "file_info": "ldmrsic_core.catalog",
 }
 
 

@@ -170,8 +170,8 @@ def describe(path: str) -> dict[str, Any]:
     """``ldmrsic-geo info`` of an .ldmr file (in-process or external)."""
     python = external_python()
     if not python and library_available():
+        from ldmrsic_core import file_info
         from ldmrsic_core.errors import LdmrError
-        from ldmrsic_core.format.info import file_info
 
         try:
             return file_info(path)

@@ -64,7 +64,7 @@ def test_bundled_enhancers_pair_with_the_default_codec_and_jpeg2000():
 
 
 def test_out_of_the_box_files_name_the_bundled_enhancer(tmp_path):
-    from ldmrsic_core.format.info import read_header
+    from ldmrsic_core import read_header
     from ldmrsic_core.zoo.enhancers import default_enhancer
 
     packed = tmp_path / "x.ldmr"

@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ldmrsic_cli.main import main
 
-from ldmrsic_core import compress_raster, decompress_raster
-from ldmrsic_core.format.info import read_header
+from ldmrsic_core import compress_raster, decompress_raster, read_header
 from ldmrsic_core.pipeline.executors import TileRunner
 from ldmrsic_core.pipeline.schedule import context_box, stripes
 from ldmrsic_core.tiling import Box, Span, TilePlan

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     import json
     import sys
 
-    from ldmrsic_core.format.info import file_info, read_header
+    from ldmrsic_core import file_info, read_header
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (2, 3):

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.format.header import Header
-from ldmrsic_core.zoo.table import installed_names
+
+Names = Mapping[str, tuple[str, str]]
+"""Weights SHA-256 → (name, configuration), for headers that store hashes only (format 3)."""
 
 
-def read_header(path: str | Path) -> Header:
-    """The typed header of an ``.ldmr`` file (model names filled in from the installed models)."""
-    with ContainerReader(path, installed_names()) as reader:
+def read_header(path: str | Path, names: Names | None = None) -> Header:
+    """The typed header of an ``.ldmr`` file (``ldmrsic_core.read_header`` names the installed models)."""
+    with ContainerReader(path, dict(names or {})) as reader:
         return reader.typed_header
 
 
-def file_info(path: str | Path) -> dict[str, Any]:
-    """Header, rate and tile statistics of an ``.ldmr`` file."""
-    with ContainerReader(path, installed_names()) as reader:
+def file_info(path: str | Path, names: Names | None = None) -> dict[str, Any]:
+    """Header, rate and tile statistics of an ``.ldmr`` file (``ldmrsic_core.file_info`` names the
+    installed models)."""
+    with ContainerReader(path, dict(names or {})) as reader:
         header = reader.typed_header
         size = reader.size
         payload_bytes = sum(e.length for e in reader.entries)
