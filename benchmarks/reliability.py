@@ -39,7 +39,6 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "fuzz"))
 from harness import reseal  # noqa: E402
-
 from ldmrsic_core.format.container import PREAMBLE_SIZE, ContainerReader  # noqa: E402
 from ldmrsic_core.format.header import Header  # noqa: E402
 from ldmrsic_core.format.payload import TilePayload  # noqa: E402
@@ -206,8 +205,9 @@ def _partial(folder: Path) -> list[str]:
 def bad_input(work: Path) -> None:
     """Each bad-input case in a fresh CLI process, with what it left behind."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import DATA, write_raster
     from test_bad_input import CASES, FULL_DISK, ZERO_SIZE_VRT, _mount_small_tmpfs
+
+    from conftest import DATA, write_raster
 
     model = "elic-small-ucm-1"
     d = work / "inputs"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from ldmrsic_cli.options import (
     device_option,
     echo_err,
@@ -13,7 +14,6 @@ from ldmrsic_cli.options import (
     progress_bar,
     quality_option,
 )
-
 from ldmrsic_core import defaults
 
 

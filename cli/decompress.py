@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import click
+
 from ldmrsic_cli.options import (
     device_option,
     echo_err,

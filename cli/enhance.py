@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from ldmrsic_cli.options import (
     device_option,
     echo_err,
@@ -11,7 +12,6 @@ from ldmrsic_cli.options import (
     parallel_options,
     progress_bar,
 )
-
 from ldmrsic_core import defaults
 
 

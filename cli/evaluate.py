@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite_option, progress_bar
 
+from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite_option, progress_bar
 from ldmrsic_core import defaults
 
 

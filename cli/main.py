@@ -8,6 +8,7 @@ import sys
 import traceback
 
 import click
+
 from ldmrsic_cli.compress import compress
 from ldmrsic_cli.decompress import decompress
 from ldmrsic_cli.enhance import enhance

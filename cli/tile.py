@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from ldmrsic_cli.options import echo_err, overwrite_option, progress_bar
 
 

@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 with atheris.instrument_imports():
     from harness import read_everything, reseal
-
     from ldmrsic_core.errors import LdmrError
     from ldmrsic_core.format.payload import PayloadError
 

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import rasterio
+
 from conftest import DATA, write_raster
 from ldmrsic_cli.main import main
 

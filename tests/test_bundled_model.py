@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 import rasterio
+
 from conftest import DATA
 from ldmrsic_cli.main import main
-
 from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.zoo.registry import load_codec
 from ldmrsic_core.zoo.table import default_model, named_weights, package_model_dir

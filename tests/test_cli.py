@@ -8,10 +8,10 @@ import shutil
 import numpy as np
 import pytest
 import rasterio
-from conftest import DATA, write_raster
-from ldmrsic_cli.main import main
 from rasterio.windows import Window
 
+from conftest import DATA, write_raster
+from ldmrsic_cli.main import main
 from ldmrsic_core import Cancelled, compress_raster
 from ldmrsic_core.format.container import ContainerReader
 
@@ -244,7 +244,6 @@ def test_cli_defaults_are_the_library_defaults():
     import inspect
 
     from ldmrsic_cli.main import cli
-
     from ldmrsic_core import compress_raster, defaults
     from ldmrsic_core.evaluation.codecs import ALL_CODECS
     from ldmrsic_core.pipeline.enhance import enhance_raster

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from conftest import write_raster
 
+from conftest import write_raster
 from ldmrsic_core import compress_raster, decompress_raster, read_header
 from ldmrsic_core.enhance.enhancer import CONFIGS, pad_to_patch
 from ldmrsic_core.enhance.lrm import PriorEncoder

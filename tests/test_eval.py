@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 import rasterio
+
 from conftest import DATA
 from ldmrsic_cli.main import main
-
 from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate
 from ldmrsic_core.evaluation.codecs import CLASSIC
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from conftest import DATA
 from torch import nn
 
 import ldmrsic_core.models.codec as codec_module
+from conftest import DATA
 from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.errors import LatentMismatchError, UnsupportedVersionError
 from ldmrsic_core.format.container import ContainerReader

@@ -10,9 +10,9 @@ import struct
 import numpy as np
 import pytest
 import rasterio
-from conftest import DATA
 from rasterio.transform import from_origin
 
+from conftest import DATA
 from ldmrsic_core import compress_raster, file_info
 from ldmrsic_core.bands import ValueMapping
 from ldmrsic_core.errors import DamagedFileError, LdmrError

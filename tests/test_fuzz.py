@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import DATA
 from ldmrsic_core import compress_raster
 from ldmrsic_core.errors import LdmrError
 from ldmrsic_core.format.payload import PayloadError

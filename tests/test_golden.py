@@ -17,8 +17,8 @@ import sys
 
 import numpy as np
 import pytest
-from golden import EXPECTED, VERSION_TEXT, decode_golden, file_sha256, load_pixels, platform_key
 
+from golden import EXPECTED, VERSION_TEXT, decode_golden, file_sha256, load_pixels, platform_key
 from ldmrsic_core.format.container import ContainerReader
 
 RECORD = json.loads((EXPECTED / "golden.json").read_text())
@@ -54,7 +54,6 @@ def regenerated():
 @pytest.mark.parametrize("name", sorted(n for n, e in RECORD.items() if e["format"] == VERSION_TEXT))
 def test_the_current_encoder_writes_the_recorded_bytes(name, tmp_path, regenerated):
     from conftest import DATA
-
     from ldmrsic_core import compress_raster
 
     entry = json.loads((EXPECTED / "golden.json").read_text())[name]

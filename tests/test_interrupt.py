@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import write_raster
 
+from conftest import write_raster
 from ldmrsic_core import compress_raster
 
 CLI = [sys.executable, "-c", "from ldmrsic_cli.main import run; run()", "--quiet"]

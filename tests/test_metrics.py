@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import write_raster
 
+from conftest import write_raster
 from ldmrsic_core.evaluation.metrics import compare
 from ldmrsic_core.tiling import TilePlan
 

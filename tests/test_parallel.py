@@ -9,11 +9,11 @@ import time
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_raster
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ldmrsic_cli.main import main
 
+from conftest import write_raster
+from ldmrsic_cli.main import main
 from ldmrsic_core import compress_raster, decompress_raster, read_header
 from ldmrsic_core.pipeline.executors import TileRunner
 from ldmrsic_core.pipeline.schedule import context_box, stripes

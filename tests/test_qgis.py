@@ -190,6 +190,7 @@ def test_plugin_zip_installs_into_a_fresh_profile(tmp_path):
 
 def test_enhance_a_jpeg2000_raster(processing, tmp_path):
     import rasterio
+
     from conftest import tiny_enhancer
 
     weights = tiny_enhancer(tmp_path / "jp2-enh.pt", "jpeg2000", None)
@@ -229,9 +230,8 @@ def test_external_command_lines_come_from_the_same_table_as_the_calls(processing
         "eval", "x.tif", "--out", "r", "--codecs", "ldmrsic,webp", "--qualities", "1.0,2.5", "--overwrite"]
     import inspect
 
-    from ldmrsic_cli.main import cli
-
     import ldmrsic_core
+    from ldmrsic_cli.main import cli
 
     for name, command in backend.COMMANDS.items():  # every keyword is the library's and every option the CLI's
         module, function = command.function.rsplit(".", 1)

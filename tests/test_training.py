@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+
 from conftest import DATA
 from ldmrsic_cli.main import main
-
 from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
 
 CLI = [sys.executable, "-m", "ldmrsic_cli", "--quiet"]
