@@ -23,9 +23,9 @@ import torch
 from pytorch_msssim import ms_ssim
 
 from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
-from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.training.pairs import PairSet, make_source
 from ldmrsic_core.training.run import read_checkpoint
+from ldmrsic_core.zoo.configs import enhancer_config
 from ldmrsic_core.zoo.enhancers import load_enhancer
 
 

@@ -28,8 +28,9 @@ import numpy as np
 import rasterio
 import torch
 
+from ldmrsic_core.zoo.configs import CODEC_CONFIGS as CONFIGS
 from ldmrsic_core.zoo.enhancers import load_enhancer
-from ldmrsic_core.zoo.registry import CONFIGS, load_codec
+from ldmrsic_core.zoo.registry import load_codec
 
 SCENE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scenes" / "naip_rgbn_uint8_2020.tif"
 

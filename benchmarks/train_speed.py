@@ -17,7 +17,7 @@ import torch
 
 from ldmrsic_core.models.codec import lambda_for_quality
 from ldmrsic_core.training.objective import rd_loss
-from ldmrsic_core.zoo.registry import config
+from ldmrsic_core.zoo.configs import codec_config as config
 
 
 def steps_per_second(name: str, batch: int, crop: int, device: torch.device, steps: int, warmup: int,

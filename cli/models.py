@@ -13,8 +13,9 @@ def models(ctx):
     """List model configurations and the named models (bundled and exported)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ldmrsic_core.enhance import enhancer as enh
-    from ldmrsic_core.zoo.registry import CONFIGS, DEFAULT_CONFIG
+    from ldmrsic_core.zoo import configs as enh
+    from ldmrsic_core.zoo.configs import CODEC_CONFIGS as CONFIGS
+    from ldmrsic_core.zoo.configs import DEFAULT_CODEC_CONFIG as DEFAULT_CONFIG
     from ldmrsic_core.zoo.table import default_model, named_weights, no_model_message
 
     listing = {
@@ -26,8 +27,8 @@ def models(ctx):
         "enhancer_configurations": {
             name: {"channels": list(c.channels), "blocks": list(c.blocks), "prior_tokens_dim": c.prior_dim,
                    "prior_levels": list(c.prior_levels), "diffusion_steps": c.steps, "parameters": _parameters(c),
-                   "default": name == enh.DEFAULT_CONFIG, "summary": c.summary}
-            for name, c in enh.CONFIGS.items()
+                   "default": name == enh.DEFAULT_ENHANCER_CONFIG, "summary": c.summary}
+            for name, c in enh.ENHANCER_CONFIGS.items()
         },
         "models": {w.name: {"kind": w.kind, "config": w.config, "sha256": w.sha256, "path": str(w.path),
                             "bytes": w.path.stat().st_size if w.path.is_file() else None, "bundled": w.bundled,
@@ -57,14 +58,14 @@ def init(config, output, seed, source, codec, overwrite):
 
     import torch
 
-    from ldmrsic_core.enhance import enhancer as enh
     from ldmrsic_core.outputs import atomic_output
-    from ldmrsic_core.zoo.registry import config as get_config
+    from ldmrsic_core.zoo import configs as enh
+    from ldmrsic_core.zoo.configs import codec_config as get_config
     from ldmrsic_core.zoo.registry import read_weights, save_weights
 
     extra = None
-    if config in enh.CONFIGS:
-        cfg = enh.CONFIGS[config]
+    if config in enh.ENHANCER_CONFIGS:
+        cfg = enh.ENHANCER_CONFIGS[config]
         codec_sha = read_weights(codec)[1] if source == "ldmrsic" else None
         extra = {"kind": "enhancer", "source": source, "codec_sha256": codec_sha}
     else:

@@ -62,14 +62,14 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
     given = {k: v for k, v in dict(crop=crop, lr=lr, warmup=warmup, val_limit=val_limit).items() if v is not None}
     if stage == "codec":
         from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
-        from ldmrsic_core.zoo.registry import config as check_config
+        from ldmrsic_core.zoo.configs import codec_config as check_config
 
         config_name = config_name or "elic-small"
         check_config(config_name)
         trainer = CodecTrainer(TrainConfig(config=config_name, init=init_run, **common, **given), resume=resume)
     else:
-        from ldmrsic_core.enhance.enhancer import config as check_enhancer
         from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
+        from ldmrsic_core.zoo.configs import enhancer_config as check_enhancer
 
         config_name = config_name or "men-small"
         check_enhancer(config_name)

@@ -44,7 +44,8 @@ def seed(folder: Path) -> None:
     import torch
 
     from ldmrsic_core import compress_raster
-    from ldmrsic_core.zoo.registry import CONFIGS, save_weights
+    from ldmrsic_core.zoo.configs import CODEC_CONFIGS as CONFIGS
+    from ldmrsic_core.zoo.registry import save_weights
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

@@ -11,8 +11,9 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from ldmrsic_core.enhance.enhancer import CONFIGS as ENHANCER_CONFIGS
-from ldmrsic_core.zoo.registry import CONFIGS, read_weights, save_weights
+from ldmrsic_core.zoo.configs import CODEC_CONFIGS as CONFIGS
+from ldmrsic_core.zoo.configs import ENHANCER_CONFIGS
+from ldmrsic_core.zoo.registry import read_weights, save_weights
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,13 +13,14 @@ import torch
 
 from conftest import write_raster
 from ldmrsic_core import compress_raster, decompress_raster, read_header
-from ldmrsic_core.enhance.enhancer import CONFIGS, pad_to_patch
+from ldmrsic_core.enhance.enhancer import pad_to_patch
 from ldmrsic_core.enhance.lrm import PriorEncoder
 from ldmrsic_core.enhance.men import MEN
 from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.pipeline.enhance import enhance_raster
 from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
 from ldmrsic_core.training.export import export_model
+from ldmrsic_core.zoo.configs import ENHANCER_CONFIGS as CONFIGS
 from ldmrsic_core.zoo.enhancers import load_enhancer
 
 DATA = Path(__file__).parent / "data"

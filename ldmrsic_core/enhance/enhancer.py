@@ -26,7 +26,6 @@ from torch import nn
 from ldmrsic_core.enhance.diffusion import PriorDiffusion
 from ldmrsic_core.enhance.lrm import PATCH, PriorEncoder
 from ldmrsic_core.enhance.men import MEN
-from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.models.codec import MAX_QUALITY, MIN_QUALITY
 from ldmrsic_core.tiling import padded
 
@@ -140,27 +139,3 @@ def pad_to_patch(x: torch.Tensor) -> torch.Tensor:
     """Replicate-pad B×C×h×w to multiples of the prior patch (64)."""
     h, w = x.shape[-2:]
     return F.pad(x, (0, padded(w, PATCH) - w, 0, padded(h, PATCH) - h), mode="replicate")
-
-
-CONFIGS: dict[str, EnhancerConfig] = {
-    c.name: c
-    for c in (
-        EnhancerConfig("men-paper", (48, 96, 192, 384), (2, 2, 4, 4), (1, 2, 4, 8), 4, 256, 64, 5,
-                       summary="MEN, LRM and LDM as in the paper"),
-        EnhancerConfig("men-small", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 0, 64, 16, 2, expansion=1.5,
-                       denoiser_layers=3, summary="default: no full-resolution blocks, trainable on a CPU"),
-        EnhancerConfig("men-small-nodfam", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 0, 64, 16, 2,
-                       expansion=1.5, denoiser_layers=3, prior_levels=(),
-                       summary="men-small without the prior (ablation)"),
-        EnhancerConfig("men-tiny", (8, 16, 32, 64), (1, 1, 1, 1), (1, 1, 2, 2), 0, 16, 8, 1,
-                       denoiser_layers=1, summary="for tests only"),
-    )
-}
-DEFAULT_CONFIG = "men-small"
-
-
-def config(name: str) -> EnhancerConfig:
-    try:
-        return CONFIGS[name]
-    except KeyError:
-        raise WeightsError(f"unknown enhancer configuration {name!r}; known: {', '.join(CONFIGS)}") from None

@@ -28,7 +28,7 @@ from ldmrsic_core.training.data import TileSet
 from ldmrsic_core.training.objective import rd_loss
 from ldmrsic_core.training.run import TrainingRun
 from ldmrsic_core.training.validation import ValidationSet, validate
-from ldmrsic_core.zoo.registry import config as codec_config
+from ldmrsic_core.zoo.configs import codec_config
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
-from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import psnr
 from ldmrsic_core.tiling import STRIDE
 from ldmrsic_core.training.pairs import PairSet, make_source
 from ldmrsic_core.training.run import TrainingRun, read_checkpoint
+from ldmrsic_core.zoo.configs import enhancer_config
 
 STAGES = ("prior", "ldm")
 

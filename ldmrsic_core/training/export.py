@@ -25,12 +25,12 @@ def _built(run: Path, state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The run's network with its EMA weights, and the extra weights-file entries of its kind."""
     cfg = state["config"]
     if state.get("stage", "codec") == "codec":
-        from ldmrsic_core.zoo.registry import config as codec_config
+        from ldmrsic_core.zoo.configs import codec_config
 
         net = codec_config(cfg["config"]).build()
         extra: dict[str, Any] = {}
     else:
-        from ldmrsic_core.enhance.enhancer import config as enhancer_config
+        from ldmrsic_core.zoo.configs import enhancer_config
 
         net = enhancer_config(cfg["config"]).build()
         codec_sha = state.get("codec_sha256")

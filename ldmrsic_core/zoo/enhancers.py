@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from ldmrsic_core.enhance.enhancer import Enhancer, EnhancerConfig, load_enhancer_state
-from ldmrsic_core.enhance.enhancer import config as enhancer_config
 from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.zoo.configs import enhancer_config
 from ldmrsic_core.zoo.registry import read_weights
 from ldmrsic_core.zoo.table import named_weights
 

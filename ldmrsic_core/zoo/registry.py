@@ -26,35 +26,11 @@ import torch
 
 from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.models.codec import VariableRateElic
+from ldmrsic_core.zoo.configs import CodecConfig, codec_config
 from ldmrsic_core.zoo.table import resolve
 
 WEIGHTS_FORMAT = "ldmrsic-weights"
 WEIGHTS_VERSION = 1
-
-
-@dataclass(frozen=True)
-class CodecConfig:
-    """Channel sizes of a :class:`VariableRateElic`."""
-
-    name: str
-    N: int
-    M: int
-    groups: tuple[int, ...]
-    summary: str
-
-    def build(self) -> VariableRateElic:
-        return VariableRateElic(N=self.N, M=self.M, groups=list(self.groups))
-
-
-CONFIGS: dict[str, CodecConfig] = {
-    c.name: c
-    for c in (
-        CodecConfig("elic-paper", 192, 320, (16, 16, 32, 64, 192), "ELIC as in the paper"),
-        CodecConfig("elic-small", 128, 192, (16, 16, 32, 64, 64), "production default size"),
-        CodecConfig("elic-tiny", 16, 32, (4, 4, 8, 16), "for tests only"),
-    )
-}
-DEFAULT_CONFIG = "elic-small"
 
 
 @dataclass(frozen=True)
@@ -66,13 +42,6 @@ class LoadedCodec:
     config: CodecConfig
     trained: bool
     model: VariableRateElic
-
-
-def config(name: str) -> CodecConfig:
-    try:
-        return CONFIGS[name]
-    except KeyError:
-        raise WeightsError(f"unknown model configuration {name!r}; known: {', '.join(CONFIGS)}") from None
 
 
 def read_weights(model: str | Path | None, expect_sha256: str | None = None) -> tuple[str, str, dict[str, Any]]:
@@ -105,7 +74,7 @@ def load_codec(model: str | Path | None = None, device: str | torch.device = "cp
     name, actual, blob = read_weights(model, expect_sha256)
     if blob.get("kind", "codec") != "codec":
         raise WeightsError(f"model {name} is an enhancement model, not a codec; pass it as --enhancer")
-    cfg = config(str(blob["config"]))
+    cfg = codec_config(str(blob["config"]))
     net = cfg.build()
     net.load_state_dict(blob["state_dict"])
     net.eval().to(device)

@@ -1,0 +1,79 @@
+"""The codec validation of ``train`` (real bitstreams per preset, bpp of the entropy-coded streams,
+no container) for exported models and training checkpoints side by side, with Bjøntegaard
+deltas against the first one — how a campaign's run is compared with the shipped codec.
+
+    python benchmarks/codec_val.py --val ../shared/data/ucmerced/val --limit 21 \
+        elic-small-ucm-1 ~/.cache/ldmrsic-geo/runs/codec-campaign-1/best.pt
+
+A model is a name or weights file (``ldmrsic-geo models``) or a run checkpoint (``best.pt``,
+``last.pt``: its EMA weights, which validation and export use).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate
+from ldmrsic_core.training.run import read_checkpoint
+from ldmrsic_core.training.validation import ValidationSet, validate
+from ldmrsic_core.zoo.configs import codec_config
+from ldmrsic_core.zoo.registry import load_codec
+
+
+def codec(model: str) -> tuple[str, torch.nn.Module]:
+    path = Path(model).expanduser()
+    if path.suffix == ".pt" and path.is_file():
+        try:
+            state = read_checkpoint(path)
+        except Exception:  # not a checkpoint: a weights file
+            state = None
+        if state is not None:
+            net = codec_config(state["config"]["config"]).build()
+            net.load_state_dict(state["ema"])
+            return f"{path.parent.name}/{path.name} (step {state['step']})", net.eval()
+    loaded = load_codec(model)
+    return loaded.name, loaded.model
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="+")
+    p.add_argument("--val", type=Path, required=True)
+    p.add_argument("--limit", type=int, default=21)
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    images = ValidationSet(a.val, a.limit)
+    curves = []
+    print(f"{len(images.images)} images of {a.val}; bpp of the coded streams (no container)")
+    print("| model | q1 bpp / PSNR | q2 | q3 | q4 | q5 | BD-rate / BD-PSNR vs the first "
+          "| ΔPSNR per preset at equal rate |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model in a.models:
+        name, net = codec(model)
+        rows = validate(net, images, torch.device("cpu"))
+        rates, psnrs = [r["bpp"] for r in rows], [r["psnr"] for r in rows]
+        curves.append((rates, psnrs))
+        delta = equal_rate = ""
+        if len(curves) > 1:
+            delta = f"{bd_rate(*curves[0], rates, psnrs):+.2f}% / {bd_psnr(*curves[0], rates, psnrs):+.3f} dB"
+            equal_rate = " ".join(at_equal_rate(curves[0], rate, psnr) for rate, psnr in zip(rates, psnrs))
+        cells = " | ".join(f"{r['bpp']:.4f} / {r['psnr']:.2f}" for r in rows)
+        print(f"| {name} | {cells} | {delta} | {equal_rate} |", flush=True)
+
+
+def at_equal_rate(reference: tuple[list[float], list[float]], rate: float, psnr: float) -> str:
+    """PSNR minus the reference's at the same rate (log-rate interpolation; "–" outside its range)."""
+    rates, psnrs = reference
+    if not min(rates) <= rate <= max(rates):
+        return "–"
+    return f"{psnr - float(np.interp(np.log(rate), np.log(rates), psnrs)):+.2f}"
+
+
+if __name__ == "__main__":
+    main()
