@@ -138,6 +138,16 @@ class ContainerWriter:
         self.close()
 
 
+def rewrite(path: Path, target: Path, version: tuple[int, int],
+            names: dict[str, tuple[str, str]] | None = None) -> None:
+    """The same tile payloads and header as a file of another ``version`` (benchmarks compare
+    containers on identical payloads; tests make files of old versions)."""
+    with ContainerReader(path, names) as reader, ContainerWriter(target, len(reader.entries), version) as writer:
+        for index in range(len(reader.entries)):
+            writer.add_tile(index, reader.read_tile(index))
+        writer.finish(reader.typed_header)
+
+
 def _preamble(version: tuple[int, int], header_offset: int, header_length: int, index_offset: int,
               tiles: int) -> bytes:
     body = _PREAMBLE.pack(MAGIC, *version, 0, header_offset, header_length, index_offset, tiles)
