@@ -106,16 +106,23 @@ def mosaic(source: Path, target: Path, width: int, height: int) -> Path:
     return target
 
 
+def median_measure(repeat: int, kind: str, src: Path, dst: Path, extra: dict | None = None) -> dict:
+    """:func:`measure` ``repeat`` times; the run with the median seconds (GDAL's runs are short and noisy)."""
+    runs = sorted((measure(kind, src, dst, extra) for _ in range(repeat)), key=lambda r: r["seconds"])
+    return runs[len(runs) // 2]
+
+
 def scene_rows(src: Path, work: Path, name: str, placements: list[tuple[str, dict]],
-               gdal: bool = True) -> list[tuple[str, str, float, float, float, float, str]]:
+               gdal: bool = True, gdal_repeat: int = 5) -> list[tuple[str, str, float, float, float, float, str]]:
     """(input, job, MP, seconds, MP/s, peak MB, peak GPU MB) for ours (once per placement: where the tile jobs
-    run) and GDAL's codecs on one input. Every placement must write the same file."""
+    run, in which precision) and GDAL's codecs on one input (median of ``gdal_repeat`` runs). Every placement
+    of one precision must write the same file."""
     import rasterio
 
     with rasterio.open(src) as ds:
         mp = ds.width * ds.height / 1e6
         eight_bit = ds.dtypes[0] == "uint8"
-    packed, rows, first = work / f"{name}.ldmr", [], None
+    packed, rows, first = work / f"{name}.ldmr", [], {}
     for where, options in placements:
         jobs = [("compress", src, packed), ("decompress", packed, work / f"{name}.noenh.tif"),
                 ("decompress+enhance", packed, work / f"{name}.enh.tif")]
@@ -124,10 +131,11 @@ def scene_rows(src: Path, work: Path, name: str, placements: list[tuple[str, dic
             gpu = result.get("peak_gpu_mb")
             rows.append((name, f"ours ({where}): {kind}", mp, result["seconds"], mp / result["seconds"],
                          result["peak_mb"], "–" if gpu is None else f"{gpu:.0f}"))
-        if first is None:
-            first = packed.read_bytes()
-        elif packed.read_bytes() != first:
-            raise SystemExit(f"{where} wrote another file than {placements[0][0]}: a bug")
+        precision = options.get("precision", "auto")
+        if precision not in first:
+            first[precision] = (where, packed.read_bytes())
+        elif packed.read_bytes() != first[precision][1]:
+            raise SystemExit(f"{where} wrote another file than {first[precision][0]}: a bug")
     if not gdal:
         return rows
     bpp = 8 * packed.stat().st_size / (mp * 1e6)
@@ -138,11 +146,23 @@ def scene_rows(src: Path, work: Path, name: str, placements: list[tuple[str, dic
                  ("GTiff WEBP", work / f"{name}.webp.tif", {"driver": "GTiff", "compress": "WEBP", "webp_level": 75,
                                                              "tiled": True})]
     for label, dst, options in gdal:
-        enc = measure("gdal-encode", src, dst, options)
-        dec = measure("gdal-decode", dst, work / f"{name}.{dst.suffix[1:]}.back.tif")
+        enc = median_measure(gdal_repeat, "gdal-encode", src, dst, options)
+        dec = median_measure(gdal_repeat, "gdal-decode", dst, work / f"{name}.{dst.suffix[1:]}.back.tif")
         rows.append((name, f"GDAL {label}: encode", mp, enc["seconds"], mp / enc["seconds"], enc["peak_mb"], "–"))
         rows.append((name, f"GDAL {label}: decode", mp, dec["seconds"], mp / dec["seconds"], dec["peak_mb"], "–"))
     return rows
+
+
+def print_ratios(rows: list[tuple]) -> None:
+    """Ours as a fraction of GDAL JPEG2000's speed on the same input (the issue's measure: 1/N)."""
+    speed = {job: mps for _, job, _, _, mps, _, _ in rows}
+    encode, decode = speed.get("GDAL JP2OpenJPEG: encode"), speed.get("GDAL JP2OpenJPEG: decode")
+    if not encode or not decode:
+        return
+    for job, mps in speed.items():
+        if job.startswith("ours"):
+            reference = encode if job.endswith("compress") and "decompress" not in job else decode
+            print(f"  {job}: 1/{reference / mps:.0f} of GDAL JPEG2000's speed", flush=True)
 
 
 def _jp2_options(bpp: float, dtype: str) -> dict:
@@ -171,7 +191,7 @@ def profile(packed: Path, work: Path) -> None:
         "synthesis transform g_s": ("codec.py", "synthesize"),
         "enhancement (LRM_DM + diffusion + MEN)": ("enhancer.py", "enhance"),
         "loading the codec and enhancer (read, SHA-256, build)": ("registry.py", "load_codec"),
-        "  enhancer": ("weights.py", "load_enhancer"),
+        "  enhancer": ("enhancers.py", "load_enhancer"),
     }
     print(f"\nProfile of decompress+enhance of {packed.name}: {total:.1f} s in all (cProfile adds a little)")
     print("| part | seconds | share |\n|---|---|---|")
@@ -200,22 +220,28 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="*", default=[1], help="tiles in flight in one process")
     parser.add_argument("--workers", type=int, default=None, help="also run on a local Dask cluster")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (for ours)")
+    parser.add_argument("--precisions", nargs="*", default=["auto"], help="auto, fp32, bf16 (for ours)")
     parser.add_argument("--no-landsat", action="store_true")
     parser.add_argument("--no-gdal", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--gdal-repeat", type=int, default=5, help="GDAL runs per job (the median is shown)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     inputs = [] if args.no_landsat else [(SHARED / LANDSAT, "landsat8-uint16")]
     inputs += [(mosaic(SHARED / NAIP, args.work / f"naip-mosaic-{s}.tif", *parse_size(s)), f"mosaic-{s}")
                for s in args.sizes]
-    placements = [(f"jobs {j}", {"jobs": j, "device": args.device}) for j in args.jobs]
+    placements = [(f"jobs {j}, {p}", {"jobs": j, "device": args.device, "precision": p})
+                  for p in args.precisions for j in args.jobs]
     if args.workers:
-        placements.append((f"Dask {args.workers} workers", {"workers": args.workers, "device": args.device}))
+        placements.append((f"Dask {args.workers} workers", {"workers": args.workers, "device": args.device,
+                                                            "precision": args.precisions[0]}))
     print("| input | job | MP | seconds | MP/s | peak RSS MB | peak GPU MB |", "|---|---|---|---|---|---|---|",
           sep="\n", flush=True)
     for src, name in inputs:
-        for row in scene_rows(src, args.work, name, placements, gdal=not args.no_gdal):
+        rows = scene_rows(src, args.work, name, placements, gdal=not args.no_gdal, gdal_repeat=args.gdal_repeat)
+        for row in rows:
             print("| {} | {} | {:.2f} | {:.1f} | {:.3f} | {:.0f} | {} |".format(*row), flush=True)
+        print_ratios(rows)
     if args.profile:
         smallest = min(args.sizes, key=lambda s: parse_size(s)[0] * parse_size(s)[1]) if args.sizes else None
         profile(args.work / (f"mosaic-{smallest}.ldmr" if smallest else "landsat8-uint16.ldmr"), args.work)

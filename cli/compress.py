@@ -11,6 +11,7 @@ from ldmrsic_cli.options import (
     model_option,
     overwrite_option,
     parallel_options,
+    precision_option,
     progress_bar,
     quality_option,
 )
@@ -35,11 +36,12 @@ from ldmrsic_core import defaults
 @click.option("--allow-empty", is_flag=True,
               help="Store a raster that has no valid pixel (its grid and metadata) instead of refusing it.")
 @device_option
+@precision_option
 @parallel_options
 @overwrite_option
 @click.pass_context
 def compress(ctx, input, output, quality, tile, overlap, bands, value_range, model, enhancer, no_enhancer,
-             allow_empty, device, jobs, workers, scheduler, overwrite):
+             allow_empty, device, precision, jobs, workers, scheduler, overwrite):
     """Compress a raster (GeoTIFF or any GDAL raster) into an .ldmr file.
 
     The file names the enhancement model decoding will apply (by default the installed one
@@ -53,7 +55,7 @@ def compress(ctx, input, output, quality, tile, overlap, bands, value_range, mod
             input, output, quality=quality, tile=tile, overlap=overlap, bands=bands, model=model,
             device=device, value_range=tuple(value_range) if value_range else None,
             enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
-            progress=update, jobs=jobs, workers=workers, scheduler=scheduler,
+            progress=update, jobs=jobs, workers=workers, precision=precision, scheduler=scheduler,
         )
     finally:
         close()

@@ -10,6 +10,7 @@ from ldmrsic_cli.options import (
     enhancer_option,
     overwrite_option,
     parallel_options,
+    precision_option,
     progress_bar,
 )
 from ldmrsic_core import defaults
@@ -31,11 +32,12 @@ from ldmrsic_core import defaults
 @click.option("--source-bpp", type=float, default=None,
               help="Bits per pixel INPUT was coded at [default: from the size of INPUT when it is a JPEG2000 file].")
 @device_option
+@precision_option
 @parallel_options
 @overwrite_option
 @click.pass_context
-def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, source_bpp, device, jobs, workers,
-            scheduler, overwrite):
+def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, source_bpp, device, precision,
+            jobs, workers, scheduler, overwrite):
     """Enhance a raster decoded by a classical codec (JPEG2000*: LDM-RSIC enhancement of
     archives that are already JPEG2000-compressed). Georeferencing and metadata are kept.
 
@@ -49,7 +51,7 @@ def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, so
                                 value_range=tuple(value_range) if value_range else None,
                                 source_bpp=source_bpp, device=device,
                                 overwrite=overwrite, progress=update, jobs=jobs, workers=workers,
-                                scheduler=scheduler)
+                                scheduler=scheduler, precision=precision)
     finally:
         close()
     for note in result.notes:

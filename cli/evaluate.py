@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from ldmrsic_cli.options import device_option, echo_err, model_option, overwrite_option, progress_bar
+from ldmrsic_cli.options import (
+    device_option,
+    echo_err,
+    model_option,
+    overwrite_option,
+    precision_option,
+    progress_bar,
+)
 from ldmrsic_core import defaults
 
 
@@ -25,9 +32,10 @@ def _list(text: str) -> tuple[str, ...]:
 @click.option("--limit", type=int, default=0, help="Use this many images only, spread over the inputs.")
 @model_option
 @device_option
+@precision_option
 @overwrite_option
 @click.pass_context
-def evaluate(ctx, inputs, out, codecs, qualities, anchor, limit, model, device, overwrite):
+def evaluate(ctx, inputs, out, codecs, qualities, anchor, limit, model, device, precision, overwrite):
     """Rate–distortion of ldmrsic-geo against GDAL's and other classical codecs on images or GeoTIFFs:
     per-image CSV, averaged RD table, BD-rates, plots, a side-by-side crop and a report."""
     from ldmrsic_core.evaluation.runner import evaluate as run
@@ -39,7 +47,7 @@ def evaluate(ctx, inputs, out, codecs, qualities, anchor, limit, model, device, 
     update, close = progress_bar(ctx, "eval", unit="run")
     try:
         folder = run(list(inputs), out, codecs=_list(codecs), qualities=quality_values, anchor=anchor, model=model,
-                     device=device, limit=limit, overwrite=overwrite, progress=update)
+                     device=device, limit=limit, overwrite=overwrite, progress=update, precision=precision)
     finally:
         close()
     echo_err(f"wrote {folder}/report.md (and report.html, per_image.csv, rd_table.csv, bd.csv, plots)")

@@ -24,3 +24,6 @@ EVAL_CODECS = ("ldmrsic", "ldmrsic-noenh", "jpeg2000", "webp", "jpeg", "avif", "
 EVAL_QUALITIES = (1.0, 2.0, 3.0, 4.0, 5.0)
 #: where models run: auto (a CUDA GPU when torch sees one), cpu or cuda.
 DEVICES = ("auto", "cpu", "cuda")
+#: float precision of the learned transforms: auto (bf16 where the device has it), fp32 or bf16.
+PRECISIONS = ("auto", "fp32", "bf16")
+PRECISION = "auto"

@@ -23,11 +23,12 @@ def platform_key() -> str:
 
 
 def decode_golden(path: Path) -> np.ndarray:
-    """Decode as a user would (bundled models, the file's own enhancer) and return the pixels."""
+    """Decode as a user would (bundled models, the file's own enhancer) and return the pixels, in the
+    reference float32 precision the recorded pixels were made in (bf16 rounds them otherwise)."""
     from ldmrsic_core import decompress_raster
 
     with tempfile.TemporaryDirectory() as work:
-        out = decompress_raster(path, Path(work) / "out.tif", device="cpu").output
+        out = decompress_raster(path, Path(work) / "out.tif", device="cpu", precision="fp32").output
         with rasterio.open(out) as src:
             return src.read()
 

@@ -34,7 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fuzz"))
 from harness import reseal  # noqa: E402
 
 SCENE = DATA / "naip_uint8_4band.tif"
-TILING = {"tile": 64, "overlap": 8, "device": "cpu", "enhance": False}
+# fp32: the float-parameter comparison below is about the entropy arithmetic, not bf16's rounding.
+TILING = {"tile": 64, "overlap": 8, "device": "cpu", "enhance": False, "precision": "fp32"}
+DECODE = {"device": "cpu", "precision": "fp32"}
 
 
 def _exponents(layer: nn.Conv2d) -> torch.Tensor:
@@ -118,7 +120,7 @@ def _read(path: Path) -> np.ndarray:
 def packed(tmp_path_factory, tiny_weights) -> tuple[Path, np.ndarray]:
     folder = tmp_path_factory.mktemp("exact")
     path = compress_raster(SCENE, folder / "x.ldmr", model=tiny_weights, **TILING).output
-    decoded = decompress_raster(path, folder / "x.tif", model=tiny_weights, device="cpu").output
+    decoded = decompress_raster(path, folder / "x.tif", model=tiny_weights, **DECODE).output
     return path, _read(decoded)
 
 
@@ -143,7 +145,7 @@ def test_a_decoder_that_sums_in_another_order_writes_the_same_pixels(packed, tin
             return exact
 
         monkeypatch.setattr(codec_module, "exact_latent_codec", other_device)
-        out = decompress_raster(path, tmp_path / "o.tif", model=tiny_weights, device="cpu").output
+        out = decompress_raster(path, tmp_path / "o.tif", model=tiny_weights, **DECODE).output
         assert np.array_equal(_read(out), reference)
 
 
@@ -164,10 +166,10 @@ def test_a_latent_mismatch_is_reported_by_tile_and_never_silent(packed, tiny_wei
     bad = tmp_path / "bad.ldmr"
     _with_wrong_checksum(path, 2, bad)
     with pytest.raises(LatentMismatchError, match=r"tile 2: .*band group\(s\) 0"):
-        decompress_raster(bad, tmp_path / "o.tif", model=tiny_weights, device="cpu")
+        decompress_raster(bad, tmp_path / "o.tif", model=tiny_weights, **DECODE)
     assert not (tmp_path / "o.tif").exists()
     with pytest.warns(UserWarning, match="tile 2"):
-        result = decompress_raster(bad, tmp_path / "o.tif", model=tiny_weights, device="cpu", allow_damaged=True)
+        result = decompress_raster(bad, tmp_path / "o.tif", model=tiny_weights, **DECODE, allow_damaged=True)
     assert result.damaged_tiles == (2,)
     with ContainerReader(path) as reader:
         owned = Header.from_json(reader.header).plan.owned(0)
@@ -187,7 +189,7 @@ def test_a_device_that_computes_other_parameters_is_caught(packed, tiny_weights,
 
     monkeypatch.setattr(codec_module, "exact_latent_codec", off_by_one_step)
     with pytest.raises(LatentMismatchError, match="tile 0"):
-        decompress_raster(packed[0], tmp_path / "o.tif", model=tiny_weights, device="cpu")
+        decompress_raster(packed[0], tmp_path / "o.tif", model=tiny_weights, **DECODE)
 
 
 def test_format_1_files_still_decode_with_float_parameters(tiny_weights, tmp_path, monkeypatch, packed):
@@ -203,7 +205,7 @@ def test_format_1_files_still_decode_with_float_parameters(tiny_weights, tmp_pat
     monkeypatch.undo()
     with ContainerReader(old) as reader:
         assert reader.version == (1, 1) and reader.header["entropy"] == "float"
-    decoded = _read(decompress_raster(old, tmp_path / "old.tif", model=tiny_weights, device="cpu").output)
+    decoded = _read(decompress_raster(old, tmp_path / "old.tif", model=tiny_weights, **DECODE).output)
     difference = np.abs(decoded.astype(int) - packed[1].astype(int))
     assert difference.mean() < 0.05  # the same codec in other arithmetic, not garbage (that is tens)
 
@@ -214,3 +216,23 @@ def test_unknown_arithmetic_is_refused(version, entropy, packed):
         header = Header.from_json({**reader.header, "entropy": entropy})
     with pytest.raises(UnsupportedVersionError, match="upgrade"):
         exact_entropy(header, version, "x.ldmr")
+
+
+def test_a_large_fan_in_summed_in_halves_is_the_same_exact_number():
+    from ldmrsic_core.models.exact import SPLIT_FAN_IN, _halves_conv, _splittable
+
+    torch.manual_seed(4)
+    layer = nn.Conv2d(232, 16, 5, padding=2).double()  # fan-in 5800 > SPLIT_FAN_IN
+    nn.init.normal_(layer.weight, std=0.02)
+    quantize_layer(layer)
+    assert layer.in_channels * 25 > SPLIT_FAN_IN and _splittable(layer)
+    x = to_grid(torch.randn(2, 232, 9, 11, dtype=torch.float64) * 40)
+    assert torch.equal(_halves_conv(layer, x), layer._conv_forward(x, layer.weight, layer.bias))
+
+
+def test_the_shipped_codec_sums_its_widest_convolutions_in_halves():
+    from ldmrsic_core.models.exact import exact_latent_codec
+
+    exact = exact_latent_codec(load_codec("elic-small-ucm-1").model.latent_codec)
+    halves = [name for name, m in exact.named_modules() if "forward" in m.__dict__]
+    assert halves == [f"y.channel_context.y{k}.2" for k in range(1, 5)]

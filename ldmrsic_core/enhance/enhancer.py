@@ -27,6 +27,7 @@ from ldmrsic_core.enhance.diffusion import PriorDiffusion
 from ldmrsic_core.enhance.lrm import PATCH, PriorEncoder
 from ldmrsic_core.enhance.men import MEN
 from ldmrsic_core.models.codec import MAX_QUALITY, MIN_QUALITY
+from ldmrsic_core.precision import compute, prepare
 from ldmrsic_core.tiling import padded
 
 
@@ -61,6 +62,13 @@ class Enhancer(nn.Module):
             self.lrm = PriorEncoder(cfg.prior_dim, cfg.lrm_base, cfg.lrm_blocks, with_original=True)
             self.lrm_dm = PriorEncoder(cfg.prior_dim, cfg.lrm_base, cfg.lrm_blocks, with_original=False)
             self.diffusion = PriorDiffusion(cfg.prior_dim, cfg.denoiser_layers, cfg.steps)
+        self.precision = "fp32"
+
+    def set_precision(self, precision: str) -> None:
+        """Enhance in ``fp32`` or ``bf16`` (:mod:`ldmrsic_core.precision`; training is unaffected)."""
+        if precision != self.precision:
+            prepare(self, precision)
+            self.precision = precision
 
     # -- the two training stages -------------------------------------------------------------
     def teacher_prior(self, decoded: torch.Tensor, original: torch.Tensor,
@@ -91,11 +99,15 @@ class Enhancer(nn.Module):
         h, w = decoded.shape[-2:]
         x = pad_to_patch(decoded)
         lv = level_tensor(level, x)
-        prior = None
-        if self.uses_prior:
-            noise = self.seeded_noise(seeds, *x.shape[-2:]).to(x.device, x.dtype)
-            prior = self.student_prior(x, noise, lv)
-        return self.men(x, prior, lv)[..., :h, :w].clamp(0, 1)
+        if self.precision == "bf16":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with compute(self.precision, x.device):
+            prior = None
+            if self.uses_prior:
+                noise = self.seeded_noise(seeds, *x.shape[-2:]).to(x.device, x.dtype)
+                prior = self.student_prior(x, noise, lv)
+            out = self.men(x, prior, lv)
+        return out.float()[..., :h, :w].clamp(0, 1).contiguous()
 
     @torch.no_grad()
     def enhance_with_teacher(self, decoded: torch.Tensor, original: torch.Tensor,

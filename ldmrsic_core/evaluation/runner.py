@@ -104,18 +104,20 @@ def run_classic(name: str, image: Image, setting: float) -> tuple[int, np.ndarra
 
 
 def run_learned(image: Image, quality: float, model, device: str, modes: list[str],
-                tmp: Path) -> dict[str, tuple[int, np.ndarray, float, float]]:
+                tmp: Path, precision: str = defaults.PRECISION) -> dict[str, tuple[int, np.ndarray, float, float]]:
     from ldmrsic_core import compress_raster, decompress_raster
 
     packed = tmp / "x.ldmr"
     start = time.perf_counter()
-    compress_raster(image.path, packed, quality=quality, model=model, device=device, overwrite=True)
+    compress_raster(image.path, packed, quality=quality, model=model, device=device, overwrite=True,
+                    precision=precision)
     encode = time.perf_counter() - start
     out = {}
     for mode in modes:
         restored = tmp / f"{mode}.tif"
         start = time.perf_counter()
-        decompress_raster(packed, restored, model=model, device=device, enhance=mode == "ldmrsic", overwrite=True)
+        decompress_raster(packed, restored, model=model, device=device, enhance=mode == "ldmrsic", overwrite=True,
+                          precision=precision)
         decode = time.perf_counter() - start
         with rasterio.open(restored) as src:
             values = src.read()
@@ -127,7 +129,7 @@ def run_learned(image: Image, quality: float, model, device: str, modes: list[st
 def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_CODECS,
              qualities: tuple[float, ...] = defaults.EVAL_QUALITIES, anchor: str | None = None, model=None,
              device: str = "auto", limit: int = 0, overwrite: bool = False,
-             progress: Callable[[int, int], None] | None = None) -> Path:
+             progress: Callable[[int, int], None] | None = None, precision: str = defaults.PRECISION) -> Path:
     """Run the evaluation and write its files into ``out`` (made atomically: a temporary folder renamed)."""
     unknown = [c for c in codecs if c not in ALL_CODECS]
     if unknown:
@@ -161,7 +163,7 @@ def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_COD
                             progress(done, total)
             if learned:
                 for q in qualities:
-                    for mode, result in run_learned(image, q, model, device, learned, work).items():
+                    for mode, result in run_learned(image, q, model, device, learned, work, precision).items():
                         results.append((mode, q, result))
                     done += 1
                     if progress:

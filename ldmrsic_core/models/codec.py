@@ -28,12 +28,19 @@ from torch import Tensor, nn
 
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.models.exact import exact_latent_codec, latent_checksum
+from ldmrsic_core.precision import prepare, run_layers
 from ldmrsic_core.tiling import STRIDE as TILING_STRIDE
 
 #: The paper's λ for quality presets 1–5 (CompressAI convention: λ·255²·MSE + bpp).
 LAMBDAS: tuple[float, ...] = (4e-4, 8e-4, 32e-4, 100e-4, 450e-4)
 MIN_QUALITY = 1.0
 MAX_QUALITY = float(len(LAMBDAS))
+
+#: Analysis layers kept in float32 in bf16 precision: the last convolution and attention block,
+#: whose output is quantised (a bf16 latent of magnitude 32–64 would move by up to 0.25).
+ANALYSIS_FLOAT32_TAIL = 2
+#: Synthesis layers kept in float32: the last one, which makes the pixels.
+SYNTHESIS_FLOAT32_TAIL = 1
 
 #: Total down-sampling of the analysis transform plus hyper-analysis (4 × 2 × 2 × 2 × 2 × 2):
 #: :data:`ldmrsic_core.tiling.STRIDE`, re-exported here.
@@ -80,6 +87,18 @@ class VariableRateElic(Elic2022Official):
         log_gain = 0.5 * (lambdas.log() - lambdas.log().mean())
         self.log_gain = nn.Parameter(log_gain.float()[:, None].repeat(1, M))
         self.log_inv_gain = nn.Parameter(-log_gain.float()[:, None].repeat(1, M))
+        self.precision = "fp32"
+
+    def set_precision(self, precision: str) -> None:
+        """Run the analysis and synthesis transforms in ``fp32`` or ``bf16`` (:mod:`ldmrsic_core.precision`)."""
+        if precision != self.precision:
+            prepare(self.g_a, precision)
+            prepare(self.g_s, precision)
+            self.precision = precision
+
+    def analyse(self, x: Tensor) -> Tensor:
+        """The latent ``y`` of ``x`` (before the gain), in float32, computed in :attr:`precision`."""
+        return run_layers(list(self.g_a), x, self.precision, ANALYSIS_FLOAT32_TAIL)
 
     def gains(self, quality: float) -> tuple[Tensor, Tensor]:
         """Encoder and decoder gain vectors (shape 1×M×1×1) for a quality in 1.0–5.0."""
@@ -110,7 +129,7 @@ class VariableRateElic(Elic2022Official):
         """
         _check_size(x)
         gain, inv_gain = self.gains(quality)
-        y = self.g_a(x) * gain
+        y = self.analyse(x) * gain
         if not exact:
             out = self.latent_codec.compress(y)
             return {"strings": out["strings"], "shape": out["shape"], "y_hat": out["y_hat"] * inv_gain}
@@ -148,7 +167,7 @@ class VariableRateElic(Elic2022Official):
 
     def synthesize(self, y_hat: Tensor) -> Tensor:
         """Decoder-side reconstruction from a de-gained latent, clamped to [0, 1]."""
-        return self.g_s(y_hat).clamp_(0, 1)
+        return run_layers(list(self.g_s), y_hat, self.precision, SYNTHESIS_FLOAT32_TAIL).clamp_(0, 1)
 
     def latent_shape(self, height: int, width: int) -> dict[str, Any]:
         """The ``shape`` structure :meth:`decompress` needs for a padded tile size."""

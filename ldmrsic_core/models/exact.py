@@ -54,6 +54,10 @@ _MARGIN_BITS = 2
 
 #: Module-name prefixes of the encoder-only networks, left unquantised.
 ENCODER_ONLY = ("hyper.h_a",)
+#: Convolutions with a larger fan-in (inputs × kernel) sum their input channels in two halves: the
+#: same exact result, and MKL's float64 GEMM with about 5600 columns is slow (the 224→128 5×5 context
+#: convolutions: 27 → 16 ms each alone, 7% of the whole exact entropy model; BENCHMARKS.md, "The CPU path").
+SPLIT_FAN_IN = 4096
 
 
 def to_grid(x: Tensor) -> Tensor:
@@ -112,11 +116,27 @@ def exact_latent_codec(latent_codec: nn.Module) -> nn.Module:
     for name, module in exact.named_modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and not name.startswith(ENCODER_ONLY):
             quantize_layer(module)
+            if _splittable(module):
+                module.forward = types.MethodType(_halves_conv, module)
             module.register_forward_pre_hook(_grid_input)
             module.register_forward_hook(_grid_output)
         if isinstance(module, ChannelGroupsLatentCodec):
             module.decompress = types.MethodType(_channel_groups_decompress, module)
     return exact
+
+
+def _splittable(layer: nn.Module) -> bool:
+    return (type(layer) is nn.Conv2d and layer.groups == 1 and layer.padding_mode == "zeros"
+            and isinstance(layer.padding, tuple)
+            and layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1] > SPLIT_FAN_IN)
+
+
+def _halves_conv(self: nn.Conv2d, x: Tensor) -> Tensor:
+    """The convolution as two sums over halves of the input channels (exact: see the module docstring)."""
+    k = x.shape[1] // 2
+    args = (self.stride, self.padding, self.dilation)
+    out = F.conv2d(x[:, :k], self.weight[:, :k], self.bias, *args)
+    return out.add_(F.conv2d(x[:, k:], self.weight[:, k:], None, *args))
 
 
 def _channel_groups_decompress(self: ChannelGroupsLatentCodec, strings: list[list[bytes]], shape: list[tuple],
@@ -165,14 +185,18 @@ def other_summation_order(net: nn.Module) -> Iterator[None]:
     in float arithmetic). Used by the tests and ``benchmarks/exact_entropy.py``."""
     patched = [m for m in net.modules()
                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.groups == 1 and m.in_channels > 1]
+    previous = [m.__dict__.get("forward") for m in patched]  # the halves' forward, where set
     for m in patched:
         m.forward = types.MethodType(_split_sum_conv_transpose if isinstance(m, nn.ConvTranspose2d)
                                      else _split_sum_conv, m)
     try:
         yield
     finally:
-        for m in patched:
-            del m.forward
+        for m, forward in zip(patched, previous):
+            if forward is None:
+                del m.forward
+            else:
+                m.forward = forward
 
 
 def _split_sum_conv(self: nn.Conv2d, x: Tensor) -> Tensor:

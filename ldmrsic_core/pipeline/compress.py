@@ -63,6 +63,7 @@ def compress_raster(
     jobs: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    precision: str = defaults.PRECISION,
 ) -> CompressResult:
     """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``).
 
@@ -71,7 +72,9 @@ def compress_raster(
     without any valid pixel is refused unless ``allow_empty`` (then only its grid and metadata
     are stored). Tiles are read ahead and coded as jobs: ``jobs`` at a time in this process, or on
     a Dask cluster (``workers`` local worker processes, or the one at ``scheduler``); the file's
-    bytes are the same either way.
+    bytes are the same either way. ``precision`` is that of the float analysis transform
+    (:mod:`ldmrsic_core.precision`: ``auto`` is bf16 where the device has it); the bytes depend on
+    it and on the device, and the file decodes on any machine either way.
     """
     source = Path(input)
     target = Path(output) if output is not None else source.with_suffix(".ldmr")
@@ -79,7 +82,7 @@ def compress_raster(
     quality = check_quality(quality)
     validate(tile, overlap)
     codec = load_codec(model, resolve_device(device))
-    codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec")
+    codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
     enhancement = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer)
     with bounded_gdal_cache(), open_source(source) as src:
         selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 from rasterio.transform import Affine
 
+from ldmrsic_core import defaults
 from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.errors import DamagedTileError, InputError
 from ldmrsic_core.format.container import ContainerReader
@@ -75,6 +76,7 @@ def decompress_raster(
     jobs: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    precision: str = defaults.PRECISION,
 ) -> DecompressResult:
     """Decode an ``.ldmr`` file to a tiled GeoTIFF (or a COG), optionally only inside ``bbox``.
 
@@ -82,6 +84,8 @@ def decompress_raster(
     file names (or ``enhancer``); its noise is seeded per tile, so output pixels are reproducible.
     Tiles are decoded as jobs: ``jobs`` at a time in this process, or on a Dask cluster (``workers``
     local worker processes, or the one at ``scheduler``); the output is the same either way.
+    ``precision`` is that of the synthesis transform and the enhancer (:mod:`ldmrsic_core.precision`);
+    it changes pixels in their last bits, never the decoded latents.
     """
     source, target = Path(input), Path(output)
     check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
@@ -90,8 +94,8 @@ def decompress_raster(
         if len(reader.entries) != len(header.plan):
             raise InputError(f"{source.name}: the tile index does not match the tile grid")
         exact = exact_entropy(header, reader.version, source.name)
-        codec = codec_for(header, model, device)
-        enhancing = enhancer_for(header, enhance, enhancer, device)
+        codec = codec_for(header, model, device, precision)
+        enhancing = enhancer_for(header, enhance, enhancer, device, precision)
         box = bbox_box(header.raster.transform, header.raster.height, header.raster.width, bbox) if bbox \
             else header.plan.full()
         groups = tuple(tuple(g) for g in header.groups)

@@ -75,12 +75,14 @@ def enhance_raster(
     jobs: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    precision: str = defaults.PRECISION,
 ) -> EnhanceResult:
     """Enhance every band of a raster that ``source`` (a classical codec) decoded; write a GeoTIFF.
 
     The model is told the rate the raster was coded at: ``source_bpp`` if given, else the size of
     the JPEG2000 file itself (bits per pixel, all bands together). Tiles are enhanced as jobs
-    (``jobs``, ``workers``, ``scheduler``: see :func:`~ldmrsic_core.pipeline.compress.compress_raster`)."""
+    (``jobs``, ``workers``, ``scheduler``: see :func:`~ldmrsic_core.pipeline.compress.compress_raster`),
+    in ``precision`` (:mod:`ldmrsic_core.precision`)."""
     src_path, target = Path(input), Path(output)
     check_output(target, overwrite, (src_path,))
     validate(tile, overlap)
@@ -109,7 +111,7 @@ def enhance_raster(
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
         mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range)
-        settings = EnhanceSettings(model_ref(name, model, device, "enhancer"),
+        settings = EnhanceSettings(model_ref(name, model, device, "enhancer", precision),
                                    tuple(tuple(g) for g in group_bands(info.count)), level)
 
         def enhance_jobs(tiles: tuple[int, ...]):  # read ahead in this thread while the jobs run

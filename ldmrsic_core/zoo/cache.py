@@ -13,12 +13,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A model a job needs: name (or path) as the user gave it, its SHA-256 and the device name."""
+    """A model a job needs: name (or path) as the user gave it, its SHA-256, the device name and the
+    float precision its transforms run in (``fp32`` or ``bf16``: :mod:`ldmrsic_core.precision`)."""
 
     model: str
     sha256: str
     device: str
     kind: str = "codec"
+    precision: str = "fp32"
 
 
 #: Models this process has loaded, most recently used last (a few at most: each can be large).
@@ -34,11 +36,16 @@ def _keep(ref: ModelRef, loaded: Any) -> None:
         _loaded.popitem(last=False)
 
 
-def model_ref(model: str | Path, loaded: Any, device: str, kind: str) -> ModelRef:
+def model_ref(model: str | Path, loaded: Any, device: str, kind: str, precision: str = "auto") -> ModelRef:
     """The reference jobs use for a model this process has loaded (and may now use without loading
-    it again); a weights file is named by its absolute path."""
+    it again); a weights file is named by its absolute path. ``precision`` (auto, fp32, bf16) is
+    resolved for the model's device here, so every job of a run computes the same way."""
+    from ldmrsic_core.precision import resolve_precision
+
     name = str(Path(model).resolve()) if Path(model).is_file() else str(model)
-    ref = ModelRef(name, loaded.sha256, device, kind)
+    chosen = resolve_precision(precision, next(loaded.model.parameters()).device)
+    ref = ModelRef(name, loaded.sha256, device, kind, chosen)
+    loaded.model.set_precision(chosen)
     if kind == "codec":
         loaded.model.exact_latent_codec()  # built once here, not by concurrent jobs
     with _loading:
@@ -47,9 +54,11 @@ def model_ref(model: str | Path, loaded: Any, device: str, kind: str) -> ModelRe
 
 
 def model(ref: ModelRef) -> Any:
-    """The loaded model for ``ref`` (a LoadedCodec or LoadedEnhancer), loaded at first use."""
+    """The loaded model for ``ref`` (a LoadedCodec or LoadedEnhancer), loaded at first use, set to
+    compute in the ref's precision (one precision per loaded model at a time: a run uses one)."""
     found = _loaded.get(ref)
     if found is not None:
+        found.model.set_precision(ref.precision)
         return found
     from ldmrsic_core.device import resolve_device
 
@@ -66,7 +75,9 @@ def model(ref: ModelRef) -> Any:
 
                 loaded = load_enhancer(ref.model, device, expect_sha256=ref.sha256)
             _keep(ref, loaded)
-        return _loaded[ref]
+        found = _loaded[ref]
+        found.model.set_precision(ref.precision)
+        return found
 
 
 def device_of(ref: ModelRef) -> Any:

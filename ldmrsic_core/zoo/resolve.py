@@ -21,7 +21,7 @@ def described(need: CodecInfo | EnhancerInfo, kind: str = "model") -> str:
     return f"{kind} {need.model!r} (SHA-256 {need.sha256})" if need.model else f"the {kind} with SHA-256 {need.sha256}"
 
 
-def codec_for(header: Header, model: str | Path | None, device: str) -> ModelRef:
+def codec_for(header: Header, model: str | Path | None, device: str, precision: str = "auto") -> ModelRef:
     """The weights a file was made with: ``model`` if given (hash checked), else a bundled match;
     loaded here (so a mismatch is reported before any work) and named for the jobs."""
     need = header.codec
@@ -37,18 +37,18 @@ def codec_for(header: Header, model: str | Path | None, device: str) -> ModelRef
         loaded = load_codec(model, resolve_device(device), expect_sha256=need.sha256)
     except WeightsError as exc:
         raise WeightsError(f"weights not available: this file needs {described(need)}; {exc}") from None
-    return model_ref(model, loaded, device, "codec")
+    return model_ref(model, loaded, device, "codec", precision)
 
 
 def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None,
-                 device: str) -> tuple[ModelRef, LoadedEnhancer] | None:
+                 device: str, precision: str = "auto") -> tuple[ModelRef, LoadedEnhancer] | None:
     """The decode-time enhancer: ``enhancer`` if given, else the one the file names (hash checked)."""
     if not enhance:
         return None
     if enhancer is not None:
         loaded = check_pairing(load_enhancer(enhancer, resolve_device(device)), header.codec.model,
                                header.codec.sha256)
-        return model_ref(enhancer, loaded, device, "enhancer"), loaded
+        return model_ref(enhancer, loaded, device, "enhancer", precision), loaded
     need = header.enhancer
     if need is None:
         return None
@@ -59,4 +59,4 @@ def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None,
             "installed; pass --no-enhance to decode without it or --enhancer NAME|PATH to choose one"
         )
     loaded = load_enhancer(match[0], resolve_device(device), expect_sha256=need.sha256)
-    return model_ref(match[0], loaded, device, "enhancer"), loaded
+    return model_ref(match[0], loaded, device, "enhancer", precision), loaded

@@ -32,9 +32,11 @@ INPUTS = {  # name: (fixture, compress options)
 RELEASES = {"1.1": "4edd9c1", "2.0": "57969df"}  # format version: the commit whose code writes it
 
 _WRITE = """
-import json, sys
+import inspect, json, sys
 from ldmrsic_core import compress_raster
 source, target, options = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+if "precision" in inspect.signature(compress_raster).parameters:  # older releases computed in float32 only
+    options["precision"] = "fp32"
 compress_raster(source, target, device="cpu", **options)
 """
 
