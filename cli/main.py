@@ -33,6 +33,17 @@ for command in (compress, decompress, enhance, evaluate, info, models, tile, tra
     cli.add_command(command)
 
 
+#: Flags of the group that users also type after the command name (``compress x.tif --quiet``).
+GLOBAL_FLAGS = ("--quiet", "--debug", "--progress-json")
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """``argv`` with the group's flags moved in front of the command name (none after ``--`` moves)."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    head, tail = argv[:cut], argv[cut:]
+    return [a for a in head if a in GLOBAL_FLAGS] + [a for a in head if a not in GLOBAL_FLAGS] + tail
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (clean up, no output) but reported with its own exit status."""
 
@@ -45,7 +56,7 @@ def main(args: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (errors: one line on stderr, no traceback unless --debug)."""
     from ldmrsic_core.errors import LdmrError
 
-    argv = sys.argv[1:] if args is None else list(args)
+    argv = hoist_global_flags(sys.argv[1:] if args is None else list(args))
     debug = "--debug" in argv
     previous = signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C must stop us cleanly even when started from a shell that ignores SIGINT in background jobs.

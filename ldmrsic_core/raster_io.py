@@ -28,8 +28,11 @@ GDAL_CACHE_MB = 128
 
 
 def bounded_gdal_cache() -> rasterio.Env:
-    """A rasterio environment with GDAL's block cache capped at :data:`GDAL_CACHE_MB`."""
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
+    """A rasterio environment with GDAL's block cache capped at :data:`GDAL_CACHE_MB`.
+
+    rasterio passes an integer GDAL_CACHEMAX to GDAL as bytes (GDAL's own "< 100000 means MB" rule
+    applies to strings only): ``GDAL_CACHEMAX=128`` was a 128-byte cache until 2026-12-02."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB << 20)
 
 
 def open_source(path: Path) -> rasterio.DatasetReader:

@@ -280,3 +280,16 @@ def test_bbox_outside_the_raster_names_its_bounds(tmp_path, tiny_weights, capsys
     assert run("decompress", packed, "-o", tmp_path / "x.tif", "--model", tiny_weights,
                "--bbox", "0", "0", "1", "1") == 1
     assert "does not overlap the raster (its bounds:" in capsys.readouterr().err
+
+
+def test_global_flags_work_after_the_command_name_too(tmp_path, tiny_weights, capsys):
+    from ldmrsic_cli.main import hoist_global_flags
+
+    assert hoist_global_flags(["compress", "x.tif", "--quiet", "--", "--debug"]) == \
+        ["--quiet", "compress", "x.tif", "--", "--debug"]
+    packed = tmp_path / "x.ldmr"
+    src = DATA / "naip_uint8_4band.tif"
+    assert main(["compress", str(src), "-o", str(packed), "--model", str(tiny_weights), *TILING, "--quiet"]) == 0
+    assert main(["info", str(tmp_path / "missing.ldmr"), "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "No such option" not in err and "Traceback" in err  # --debug after the command still shows it

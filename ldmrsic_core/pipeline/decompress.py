@@ -17,6 +17,7 @@ import numpy as np
 from rasterio.transform import Affine
 
 from ldmrsic_core import defaults
+from ldmrsic_core.block_writer import BlockWriter
 from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.errors import DamagedTileError, InputError
 from ldmrsic_core.format.container import ContainerReader
@@ -32,7 +33,6 @@ from ldmrsic_core.raster_io import (
     open_geotiff,
     output_profile,
     restore_metadata,
-    window,
     write_cog,
     write_errors,
 )
@@ -120,14 +120,13 @@ def decompress_raster(
                     restore_metadata(dst, info)
                     if enhancing:
                         dst.update_tags(LDMRSIC_ENHANCER=f"{enhancing[1].name} sha256:{enhancing[1].sha256}")
+                    writer = BlockWriter(dst, with_mask=write_mask)
                     for done, (part, values, valid) in enumerate(source_of_windows.windows(box), start=1):
                         values[~valid] = fill
-                        local = part.relative_to(box)
-                        dst.write(values, window=window(local))
-                        if write_mask:
-                            dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(local))
+                        writer.write(part.relative_to(box), values, valid)
                         if progress:
                             progress(done, total)
+                    writer.close()
                 if cog:
                     write_cog(tiff, tmp, profile, target)
                 check_written(tmp, target)

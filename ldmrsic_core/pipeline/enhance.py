@@ -18,6 +18,7 @@ import rasterio
 
 from ldmrsic_core import defaults
 from ldmrsic_core.bands import group_bands, parse_band_list
+from ldmrsic_core.block_writer import BlockWriter
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import bpp_level
 from ldmrsic_core.errors import InputError, WeightsError
@@ -36,7 +37,6 @@ from ldmrsic_core.raster_io import (
     read_pixels,
     restore_metadata,
     scan_mappings,
-    window,
     write_errors,
 )
 from ldmrsic_core.tiling import TilePlan, validate
@@ -130,6 +130,7 @@ def enhance_raster(
             with write_errors(target), rasterio.open(tmp, "w", **profile) as dst:
                 restore_metadata(dst, info)
                 dst.update_tags(LDMRSIC_ENHANCER=f"{model.name} sha256:{model.sha256}")
+                writer = BlockWriter(dst, with_mask=info.mask_kind == MaskKind.DATASET_MASK)
                 for stripe in stripes(plan, plan.full(), False, columns):  # stripe.decode: the tiles to enhance
                     blended = [plan.touching(part) for _, part in stripe.windows]
                     results = runner.map_ordered(enhance_tile, enhance_jobs(stripe.decode))
@@ -143,12 +144,11 @@ def enhance_raster(
                             restored = np.stack([m.from_unit(unit[b], info.dtype) for b, m in enumerate(mappings)])
                             out = np.where(valid, restored, original)
                         enhanced.release(needs)
-                        dst.write(out, window=window(part))
-                        if info.mask_kind == MaskKind.DATASET_MASK:
-                            dst.write_mask(valid.all(axis=0).astype(np.uint8) * 255, window=window(part))
+                        writer.write(part, out, valid)
                         done += 1
                         if progress:
                             progress(done, total)
+                writer.close()
                 if not any_valid:
                     raise InputError(f"{src_path.name} has no valid pixel (every value is nodata or masked): "
                                      "there is nothing to enhance")
