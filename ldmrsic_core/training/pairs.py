@@ -61,17 +61,24 @@ class Source:
 
 
 def make_source(kind: str, model: str | None = None, device: str = "cpu",
-                levels: tuple[float, ...] | None = None) -> Source:
+                levels: tuple[float, ...] | None = None, precision: str = "auto") -> Source:
+    """Where decoded training images come from; our codec's are made in ``precision`` as
+    ``decompress`` would on this machine (cached apart from fp32 ones, which keep the old name)."""
     if kind == "jpeg2000":
         lv = tuple(levels or JPEG2000_LEVELS)
         return Source(kind, "jpeg2000", lv, tuple(_jpeg2000(b) for b in lv))
     if kind == "ldmrsic":
         from ldmrsic_core.device import resolve_device
+        from ldmrsic_core.precision import resolve_precision
         from ldmrsic_core.zoo.registry import load_codec
 
-        codec = load_codec(model, resolve_device(device))
+        torch_device = resolve_device(device)
+        codec = load_codec(model, torch_device)
+        chosen = resolve_precision(precision, torch_device)
+        codec.model.set_precision(chosen)
         lv = tuple(levels or CODEC_LEVELS)
-        return Source(kind, f"ldmrsic-{codec.sha256[:16]}-{ENTROPY_SCHEME}", lv,
+        suffix = "" if chosen == "fp32" else f"-{chosen}"
+        return Source(kind, f"ldmrsic-{codec.sha256[:16]}-{ENTROPY_SCHEME}{suffix}", lv,
                       tuple(_learned(codec.model, q) for q in lv),
                       codec.sha256)
     raise InputError(f"unknown source {kind!r}; use one of {', '.join(SOURCES)}")
