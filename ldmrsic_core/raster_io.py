@@ -5,13 +5,14 @@ an output was really written."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio._err import CPLE_BaseError  # what GDAL errors raise; rasterio does not re-export it
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import Window
@@ -141,6 +142,63 @@ def output_profile(info: RasterInfo, height: int, width: int, transform: Any) ->
     return profile
 
 
+#: Creation options the decoder sets from the file itself (the raster's grid and data type).
+FIXED_OPTIONS = ("driver", "width", "height", "count", "dtype", "crs", "transform", "nodata")
+
+
+def parse_creation_options(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``KEY=VALUE`` strings (``--co``, as GDAL's tools take them) → creation options with lower-case
+    keys, as rasterio takes them; a malformed or reserved one is one :class:`InputError` line."""
+    options: dict[str, str] = {}
+    for text in pairs or ():
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"--co {text!r} is not KEY=VALUE (for example --co COMPRESS=ZSTD)")
+        if key.strip().lower() in FIXED_OPTIONS:
+            raise InputError(f"--co {key.strip().upper()} is set from the .ldmr file itself; leave it out")
+        options[key.strip().lower()] = value.strip()
+    return options
+
+
+def check_creation_options(profile: dict[str, Any], options: dict[str, str], driver: str = "GTiff") -> None:
+    """Let GDAL judge ``options`` before any decoding: a one-row raster of the same bands and type is
+    written with them in memory; what GDAL refuses is one :class:`InputError` line."""
+    if not options:
+        return
+    import logging
+    import re
+
+    from rasterio.io import MemoryFile
+
+    class Complaints(logging.Handler):  # GDAL ignores an unknown option or value with a warning only
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    small = {**profile, "driver": "GTiff", "width": 16, "height": 16, "blockxsize": 16, "blockysize": 16}
+    small.pop("bigtiff", None)
+    complaints, gdal_log = Complaints(), logging.getLogger("rasterio._env")
+    gdal_log.addHandler(complaints)
+    try:
+        with warnings.catch_warnings(), MemoryFile() as source, MemoryFile() as target:
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with source.open(**small) as dst:
+                dst.write(np.zeros((profile["count"], 16, 16), profile["dtype"]))
+            with source.open() as src:
+                rasterio.shutil.copy(src, target.name, driver=driver, **options)
+        problem = "; ".join(re.sub(r"CPLE_\w+ in ", "", m) for m in complaints.messages)
+    except (rasterio.errors.RasterioError, CPLE_BaseError, ValueError) as exc:
+        problem = re.sub(r"^\S+\.tif: ", "", str(exc.__cause__ or exc))
+    finally:
+        gdal_log.removeHandler(complaints)
+    if problem:
+        given = " ".join(f"--co {k.upper()}={v}" for k, v in options.items())
+        raise InputError(f"GDAL's {driver} driver refuses {given}: {problem}")
+
+
 def restore_metadata(dst: rasterio.io.DatasetWriter, info: RasterInfo) -> None:
     """Band descriptions, colour interpretation, units, scales/offsets and tags."""
     for i, desc in enumerate(info.descriptions, start=1):
@@ -191,13 +249,17 @@ def open_geotiff(path: Path, profile: dict[str, Any]) -> Iterator[rasterio.io.Da
             yield dst
 
 
-def write_cog(tiff: Path, path: Path, profile: dict[str, Any], target: Path) -> None:
-    """Copy a written GeoTIFF to ``path`` as a Cloud-Optimized GeoTIFF (overviews by averaging)."""
-    import rasterio.shutil
-
+def write_cog(tiff: Path, path: Path, profile: dict[str, Any], target: Path,
+              options: dict[str, str] | None = None) -> None:
+    """Copy a written GeoTIFF to ``path`` as a Cloud-Optimized GeoTIFF (overviews by averaging), with the
+    COG driver's creation ``options`` over the defaults."""
     with write_errors(target):
-        rasterio.shutil.copy(tiff, path, driver="COG", compress="deflate", predictor=profile["predictor"],
-                             bigtiff="IF_SAFER", overview_resampling="average")
+        rasterio.shutil.copy(tiff, path, **cog_options(profile, options))
+
+
+def cog_options(profile: dict[str, Any], options: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"driver": "COG", "compress": "deflate", "predictor": profile["predictor"], "bigtiff": "IF_SAFER",
+            "overview_resampling": "average", **(options or {})}
 
 
 @contextmanager

@@ -293,3 +293,27 @@ def test_global_flags_work_after_the_command_name_too(tmp_path, tiny_weights, ca
     assert main(["info", str(tmp_path / "missing.ldmr"), "--debug"]) == 1
     err = capsys.readouterr().err
     assert "No such option" not in err and "Traceback" in err  # --debug after the command still shows it
+
+
+def test_decompress_takes_gdal_creation_options(tmp_path, tiny_weights, capsys):
+    src = DATA / "naip_uint8_4band.tif"
+    packed, default = roundtrip(src, tmp_path, tiny_weights)
+    zstd, cog = tmp_path / "zstd.tif", tmp_path / "cog.tif"
+    assert run("decompress", packed, "-o", zstd, "--model", tiny_weights, "--co", "COMPRESS=ZSTD",
+               "--co", "ZSTD_LEVEL=9", "--co", "BLOCKXSIZE=128", "--co", "BLOCKYSIZE=128") == 0
+    assert run("decompress", packed, "-o", cog, "--model", tiny_weights, "--cog", "--co", "COMPRESS=LZW") == 0
+    with rasterio.open(default) as a, rasterio.open(zstd) as b, rasterio.open(cog) as c:
+        assert (a.compression.name, b.compression.name, c.compression.name) == ("deflate", "zstd", "lzw")
+        assert b.block_shapes[0] == (128, 128)
+        assert np.array_equal(a.read(), b.read()) and np.array_equal(a.read(), c.read())
+    capsys.readouterr()
+    for options, message in ((["--co", "COMPRESS=FOO"], "refuses --co COMPRESS=FOO: 'FOO' is an unexpected value"),
+                             (["--co", "FROBNICATE=1"], "does not support creation option FROBNICATE"),
+                             (["--co", "WIDTH=5"], "--co WIDTH is set from the .ldmr file itself"),
+                             (["--co", "COMPRESS"], "is not KEY=VALUE"),
+                             (["--cog", "--co", "TILED=NO"], "COG driver refuses --co")):
+        out = tmp_path / "bad.tif"
+        assert run("decompress", packed, "-o", out, "--model", tiny_weights, *options) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not out.exists() and not list(tmp_path.glob("*.part*"))

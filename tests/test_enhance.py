@@ -16,7 +16,7 @@ from ldmrsic_core import compress_raster, decompress_raster, read_header
 from ldmrsic_core.enhance.enhancer import pad_to_patch
 from ldmrsic_core.enhance.lrm import PriorEncoder
 from ldmrsic_core.enhance.men import MEN
-from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.errors import InputError, WeightsError
 from ldmrsic_core.pipeline.enhance import enhance_raster
 from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
 from ldmrsic_core.training.export import export_model
@@ -308,3 +308,18 @@ def test_a_full_decode_decodes_and_enhances_each_tile_once(tiny_weights, paired_
     tiles = len(read_header(packed).plan)
     assert result.tiles_read == tiles
     assert sorted(enhanced) == (list(range(tiles)) if enhance else [])
+
+
+def test_stage_one_warm_starts_from_an_exported_enhancer(stage_runs, tmp_path):
+    """For a new codec, Stage I starts from the previous codec's shipped enhancer (teacher LRM included)."""
+    export_model(stage_runs / "ldm", "jp2-tiny-init", checkpoint="last")
+    exported = load_enhancer("jp2-tiny-init").model.state_dict()
+    images = _training_images(tmp_path / "images")
+    common = dict(tiles=str(images), source="jpeg2000", config="men-tiny", cache=str(tmp_path / "cache"), batch=2,
+                  crop=64, steps=1, device="cpu")
+    run = EnhanceTrainer(EnhanceConfig(out=str(tmp_path / "warm"), stage="prior", init="jp2-tiny-init", **common),
+                         progress=False)
+    assert all(torch.equal(run.net.state_dict()[k], v) for k, v in exported.items())
+    with pytest.raises(InputError, match="restores jpeg2000 output, not ldmrsic"):
+        EnhanceTrainer(EnhanceConfig(out=str(tmp_path / "bad"), stage="prior", init="jp2-tiny-init",
+                                     **{**common, "source": "ldmrsic"}), progress=False)

@@ -29,7 +29,9 @@ from ldmrsic_core.pipeline.schedule import OrderedResults, Stripe, context_box, 
 from ldmrsic_core.pipeline.tile_jobs import DecodedTile, DecodeSettings, EnhanceSettings, decode_tile, enhance_tile
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
+    check_creation_options,
     check_written,
+    cog_options,
     open_geotiff,
     output_profile,
     restore_metadata,
@@ -77,6 +79,7 @@ def decompress_raster(
     workers: int | None = None,
     scheduler: str | None = None,
     precision: str = defaults.PRECISION,
+    creation_options: dict[str, str] | None = None,
 ) -> DecompressResult:
     """Decode an ``.ldmr`` file to a tiled GeoTIFF (or a COG), optionally only inside ``bbox``.
 
@@ -85,7 +88,9 @@ def decompress_raster(
     Tiles are decoded as jobs: ``jobs`` at a time in this process, or on a Dask cluster (``workers``
     local worker processes, or the one at ``scheduler``); the output is the same either way.
     ``precision`` is that of the synthesis transform and the enhancer (:mod:`ldmrsic_core.precision`);
-    it changes pixels in their last bits, never the decoded latents.
+    it changes pixels in their last bits, never the decoded latents. ``creation_options`` (GDAL's,
+    lower-case keys: ``{"compress": "zstd"}``) replace the output's defaults (tiled 256², DEFLATE with
+    a predictor); with ``cog`` they are the COG driver's.
     """
     source, target = Path(input), Path(output)
     check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
@@ -107,6 +112,13 @@ def decompress_raster(
         info = header.raster
         transform = Affine(*info.transform) @ Affine.translation(box.cols.start, box.rows.start)
         profile = output_profile(info, box.rows.length, box.cols.length, transform)
+        options = dict(creation_options or {})
+        if cog:
+            check_creation_options(profile, {k: v for k, v in cog_options(profile, options).items() if k != "driver"},
+                                   "COG")
+        else:
+            profile.update(options)
+            check_creation_options(profile, options)
         fill = info.nodata if info.nodata is not None else (np.nan if info.mask_kind == MaskKind.NAN else 0)
         write_mask = info.nodata is None and (info.mask_kind == MaskKind.DATASET_MASK or
                                               (allow_damaged and info.mask_kind != MaskKind.NAN))
@@ -128,7 +140,7 @@ def decompress_raster(
                             progress(done, total)
                     writer.close()
                 if cog:
-                    write_cog(tiff, tmp, profile, target)
+                    write_cog(tiff, tmp, profile, target, options)
                 check_written(tmp, target)
             finally:
                 if cog:

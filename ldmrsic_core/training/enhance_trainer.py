@@ -94,8 +94,8 @@ class EnhanceTrainer(TrainingRun):
         if cfg.crop % STRIDE or cfg.crop < STRIDE:
             raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of {STRIDE}")
         self.net = enhancer_config(cfg.config).build()
-        if cfg.stage == "prior" and cfg.init:  # warm start from another Stage I run
-            load_enhancer_state(self.net, self._init_state(Path(cfg.init))["ema"])
+        if cfg.stage == "prior" and cfg.init:  # warm start from another Stage I run or an exported enhancer
+            load_enhancer_state(self.net, self._init_weights(cfg.init))
         if cfg.stage == "ldm":
             if not self.net.uses_prior:
                 raise InputError(f"{cfg.config} has no prior, so it has no Stage II; train it with --stage prior")
@@ -129,6 +129,20 @@ class EnhanceTrainer(TrainingRun):
             net.lrm.requires_grad_(False)
             parts = [net.men, net.lrm_dm, net.diffusion]
         return [p for part in parts for p in part.parameters()]
+
+    def _init_weights(self, init: str) -> dict[str, torch.Tensor]:
+        """Stage I's starting weights: a Stage I run folder's EMA, or an exported enhancer (name or
+        file; it holds the teacher LRM too) — for a new codec, the enhancer of the previous one."""
+        if Path(init).is_dir():
+            return self._init_state(Path(init))["ema"]
+        from ldmrsic_core.zoo.enhancers import load_enhancer
+
+        loaded = load_enhancer(init)
+        if loaded.config.name != self.cfg.config:
+            raise InputError(f"--init {init} is a {loaded.config.name} enhancer, not {self.cfg.config}")
+        if loaded.source != self.cfg.source:
+            raise InputError(f"--init {init} restores {loaded.source} output, not {self.cfg.source}")
+        return loaded.model.state_dict()
 
     def _init_state(self, run: Path) -> dict[str, Any]:
         state = read_checkpoint(run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt")
