@@ -139,8 +139,8 @@ def test_a_decoder_that_sums_in_another_order_writes_the_same_pixels(packed, tin
     with contextlib.ExitStack() as stack:
         build = codec_module.exact_latent_codec
 
-        def other_device(latent_codec):
-            exact = build(latent_codec)
+        def other_device(latent_codec, device):
+            exact = build(latent_codec, device)
             stack.enter_context(other_summation_order(exact))
             return exact
 
@@ -181,8 +181,8 @@ def test_a_device_that_computes_other_parameters_is_caught(packed, tiny_weights,
     """One grid step more on one predicted mean — the smallest difference there can be."""
     build = codec_module.exact_latent_codec
 
-    def off_by_one_step(latent_codec):
-        exact = build(latent_codec)
+    def off_by_one_step(latent_codec, device):
+        exact = build(latent_codec, device)
         last = exact.latent_codec["y"].latent_codec["y0"].entropy_parameters[-1]
         last.bias.data[-1] += 2.0**-GRID_BITS  # the last channel is a mean
         return exact
@@ -236,3 +236,18 @@ def test_the_shipped_codec_sums_its_widest_convolutions_in_halves():
     exact = exact_latent_codec(load_codec("elic-small-ucm-1").model.latent_codec)
     halves = [name for name, m in exact.named_modules() if "forward" in m.__dict__]
     assert halves == [f"y.channel_context.y{k}.2" for k in range(1, 5)]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_gpu_encoded_tile_decodes_on_the_cpu_with_identical_latents(tiny_weights):
+    """The exact networks on the GPU (cuDNN off) compute the CPU's numbers: same streams, same latents."""
+    gpu, cpu = load_codec(tiny_weights, "cuda").model, load_codec(tiny_weights, "cpu").model
+    x = torch.rand(2, 3, 128, 192, generator=torch.Generator().manual_seed(5))
+    shape = cpu.latent_shape(128, 192)
+    for quality in (1.0, 3.5, 5.0):
+        on_gpu = gpu.compress(x.cuda(), quality, exact=True)
+        back = cpu.decompress(on_gpu["strings"], shape, quality, exact=True)
+        assert back["checksum"] == on_gpu["checksum"]
+        again = gpu.decompress(on_gpu["strings"], shape, quality, exact=True)
+        assert again["checksum"] == on_gpu["checksum"]

@@ -27,7 +27,7 @@ from compressai.models import Elic2022Official
 from torch import Tensor, nn
 
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.models.exact import exact_latent_codec, latent_checksum
+from ldmrsic_core.models.exact import exact_arithmetic, exact_latent_codec, latent_checksum
 from ldmrsic_core.precision import prepare, run_layers
 from ldmrsic_core.tiling import STRIDE as TILING_STRIDE
 
@@ -133,8 +133,10 @@ class VariableRateElic(Elic2022Official):
         if not exact:
             out = self.latent_codec.compress(y)
             return {"strings": out["strings"], "shape": out["shape"], "y_hat": out["y_hat"] * inv_gain}
-        out = self.exact_latent_codec().compress(y.to("cpu", torch.float64))
-        y_hat = out["y_hat"].to(x.device, x.dtype)
+        exact = self.exact_latent_codec()
+        with exact_arithmetic(x.device):
+            out = exact.compress(y.to(torch.float64))
+        y_hat = out["y_hat"].to(x.dtype)
         return {"strings": out["strings"], "shape": out["shape"], "y_hat": y_hat * inv_gain,
                 "checksum": latent_checksum(out["y_hat"])}
 
@@ -146,15 +148,19 @@ class VariableRateElic(Elic2022Official):
         if not exact:
             y_hat = self.latent_codec.decompress(strings, shape)["y_hat"]
             return {"x_hat": self.synthesize(y_hat * inv_gain)}
-        grid = self.exact_latent_codec().decompress(strings, shape)["y_hat"]
-        y_hat = grid.to(inv_gain.device, inv_gain.dtype)
+        with exact_arithmetic(inv_gain.device):
+            grid = self.exact_latent_codec().decompress(strings, shape)["y_hat"]
+        y_hat = grid.to(inv_gain.dtype)
         return {"x_hat": self.synthesize(y_hat * inv_gain), "checksum": latent_checksum(grid)}
 
     def exact_latent_codec(self) -> nn.Module:
-        """The exact-arithmetic copy of the entropy model, built at first use (``update`` rebuilds it)."""
+        """The exact-arithmetic copy of the entropy model on the model's device, built at first use
+        (``update``, loading weights or moving the model rebuild it)."""
+        device = next(self.parameters()).device
         cached = self.__dict__.get("_exact_codec")
-        if cached is None:
-            cached = self.__dict__["_exact_codec"] = exact_latent_codec(self.latent_codec)
+        if cached is None or self.__dict__.get("_exact_device") != device:
+            cached = self.__dict__["_exact_codec"] = exact_latent_codec(self.latent_codec, device)
+            self.__dict__["_exact_device"] = device
         return cached
 
     def update(self, *args: Any, **kwargs: Any) -> bool:

@@ -6,7 +6,8 @@ checkerboard context). In ordinary float arithmetic the result depends on the de
 library, the thread count and the summation order; when a scale lands in another CDF bin
 than on the encoder, the rest of the tile decodes to garbage (CompressAI issues #279, #309).
 
-Here those networks run as fixed-point integer networks carried in float64 on the CPU::
+Here those networks run as fixed-point integer networks carried in float64 (on the CPU, or on the
+model's GPU with cuDNN off for them, so that only multiply-add algorithms run: no FFT or Winograd)::
 
     input ──► round to 2⁻ᴳ, clamp ±A ──► conv (weights on 2⁻ᵉᶜ per output channel,
               bias on 2⁻⁽ᴳ⁺ᵉᶜ⁾) ──► round to 2⁻ᴳ, clamp ±A ──► ReLU ──► …
@@ -106,11 +107,13 @@ def _grid_output(_module: nn.Module, _args: tuple[Tensor, ...], out: Tensor) -> 
     return to_grid(out)
 
 
-def exact_latent_codec(latent_codec: nn.Module) -> nn.Module:
-    """A CPU float64 copy of a CompressAI latent codec whose decoder-side networks are exact.
+def exact_latent_codec(latent_codec: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
+    """A float64 copy of a CompressAI latent codec whose decoder-side networks are exact, on ``device``.
 
-    The copy keeps the CDF tables (integers, loaded from the weights file) unchanged. It can be
-    used from several threads at once: nothing in it depends on torch's (global) default dtype.
+    The weights are snapped on the CPU whatever the device (a GPU's log2 could round a bound the
+    other way and give other weights), then moved. Call it under :func:`exact_arithmetic`. The
+    copy keeps the CDF tables (integers, loaded from the weights file) unchanged. It can be used
+    from several threads at once: nothing in it depends on torch's (global) default dtype.
     """
     exact = copy.deepcopy(latent_codec).to("cpu", torch.float64).eval()
     for name, module in exact.named_modules():
@@ -122,7 +125,18 @@ def exact_latent_codec(latent_codec: nn.Module) -> nn.Module:
             module.register_forward_hook(_grid_output)
         if isinstance(module, ChannelGroupsLatentCodec):
             module.decompress = types.MethodType(_channel_groups_decompress, module)
-    return exact
+    return exact.to(device)
+
+
+@contextmanager
+def exact_arithmetic(device: torch.device) -> Iterator[None]:
+    """Where the exact networks run: on a GPU, with cuDNN off (PyTorch's own im2col + GEMM kernels
+    only multiply and add, so their sums are exact in any order; cuDNN may pick FFT or Winograd)."""
+    if device.type == "cuda":
+        with torch.backends.cudnn.flags(enabled=False):
+            yield
+    else:
+        yield
 
 
 def _splittable(layer: nn.Module) -> bool:
