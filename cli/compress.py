@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ldmrsic_cli.batch import plan_jobs, run_jobs
 from ldmrsic_cli.options import (
     device_option,
     echo_err,
@@ -12,15 +13,17 @@ from ldmrsic_cli.options import (
     overwrite_option,
     parallel_options,
     precision_option,
-    progress_bar,
     quality_option,
 )
 from ldmrsic_core import defaults
 
 
 @click.command()
-@click.argument("input", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--output", "-o", default=None, help="Output .ldmr file [default: INPUT with suffix .ldmr].")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("--output", "-o", default=None,
+              help="Output .ldmr file (one input) [default: INPUT with suffix .ldmr].")
+@click.option("--out-dir", default=None,
+              help="Folder for the outputs (NAME.ldmr each), for several inputs or a folder.")
 @quality_option
 @click.option("--tile", type=int, default=defaults.TILE, show_default=True,
               help=f"Tile size in pixels, a multiple of {defaults.TILE_MULTIPLE}.")
@@ -40,27 +43,45 @@ from ldmrsic_core import defaults
 @parallel_options
 @overwrite_option
 @click.pass_context
-def compress(ctx, input, output, quality, tile, overlap, bands, value_range, model, enhancer, no_enhancer,
+def compress(ctx, inputs, output, out_dir, quality, tile, overlap, bands, value_range, model, enhancer, no_enhancer,
              allow_empty, device, precision, jobs, workers, scheduler, overwrite):
-    """Compress a raster (GeoTIFF or any GDAL raster) into an .ldmr file.
+    """Compress rasters (GeoTIFF or any GDAL raster) into .ldmr files.
 
     The file names the enhancement model decoding will apply (by default the installed one
     trained for the codec; it costs no bits), so it always decodes to the same pixels.
+    INPUT may be several files, folders (searched for rasters) or quoted globs: one progress bar,
+    a line per scene and a total; a scene that fails does not stop the others (exit status 1).
     """
     from ldmrsic_core import compress_raster
+    from ldmrsic_core.inputs import RASTER_SUFFIXES
 
-    update, close = progress_bar(ctx, "compress")
-    try:
+    scenes = plan_jobs(inputs, output, out_dir, RASTER_SUFFIXES, ".ldmr")
+
+    def work(scene, update) -> str:
         result = compress_raster(
-            input, output, quality=quality, tile=tile, overlap=overlap, bands=bands, model=model,
+            scene.source, scene.target, quality=quality, tile=tile, overlap=overlap, bands=bands, model=model,
             device=device, value_range=tuple(value_range) if value_range else None,
             enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
             progress=update, jobs=jobs, workers=workers, precision=precision, scheduler=scheduler,
         )
-    finally:
-        close()
-    for note in result.notes:
-        echo_err(f"note: {note}")
-    clipped = sum(result.clipped)
-    echo_err(f"wrote {result.output} ({result.bytes} bytes, {result.bpp:.4f} bpp, {result.tiles} tiles"
-             + (f", {clipped} values clipped to the stored range" if clipped else "") + ")")
+        for note in result.notes:
+            echo_err(f"note: {note}")
+        clipped = sum(result.clipped)
+        return (f"wrote {result.output} ({result.bytes} bytes, {result.bpp:.4f} bpp, {result.tiles} tiles"
+                + (f", {clipped} values clipped to the stored range" if clipped else "") + ")")
+
+    ctx.exit(run_jobs(ctx, scenes, work, "compress", lambda scene: _tiles(scene.source, tile, overlap)))
+
+
+def _tiles(path, tile: int, overlap: int) -> int:
+    """How many tiles a scene has (for the progress bar; 0 if it cannot be opened: it fails later)."""
+    import rasterio
+
+    from ldmrsic_core.errors import LdmrError
+    from ldmrsic_core.tiling import TilePlan
+
+    try:
+        with rasterio.open(path) as src:
+            return len(TilePlan(src.height, src.width, tile, overlap))
+    except (rasterio.errors.RasterioError, OSError, LdmrError):  # an estimate: compress reports the problem
+        return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import signal
 import sys
 import traceback
@@ -15,6 +14,7 @@ from ldmrsic_cli.enhance import enhance
 from ldmrsic_cli.evaluate import evaluate
 from ldmrsic_cli.info import info
 from ldmrsic_cli.models import models
+from ldmrsic_cli.options import one_line
 from ldmrsic_cli.tile import tile
 from ldmrsic_cli.train import train
 
@@ -62,8 +62,8 @@ def main(args: list[str] | None = None) -> int:
     # Ctrl-C must stop us cleanly even when started from a shell that ignores SIGINT in background jobs.
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        cli.main(args=argv, prog_name="ldmrsic-geo", standalone_mode=False)
-        return 0
+        code = cli.main(args=argv, prog_name="ldmrsic-geo", standalone_mode=False)
+        return code if isinstance(code, int) else 0  # ctx.exit(N) comes back as N without standalone mode
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -76,20 +76,11 @@ def main(args: list[str] | None = None) -> int:
     except (LdmrError, OSError) as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"ldmrsic-geo: error: {_one_line(exc)}", err=True)
+        click.echo(f"ldmrsic-geo: error: {one_line(exc)}", err=True)
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
-
-
-def _one_line(exc: Exception) -> str:
-    if not isinstance(exc, OSError):
-        return str(exc)
-    message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        message += "; free space (or choose another output folder) and run again: no partial output was left"
-    return message
 
 
 def run() -> None:

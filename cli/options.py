@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Callable
 
@@ -67,3 +68,13 @@ def parallel_options(command):
     command = click.option("--jobs", "-j", type=int, default=None,
                            help="Tiles coded at the same time in this process [default: half the CPU cores].")(command)
     return command
+
+
+def one_line(exc: Exception) -> str:
+    """An error as the one line the CLI prints (OSErrors with their file; a full disk says what to do)."""
+    if not isinstance(exc, OSError):
+        return str(exc)
+    message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        message += "; free space (or choose another output folder) and run again: no partial output was left"
+    return message

@@ -37,7 +37,7 @@ def workdir(tmp_path, tiny_weights):
 
 
 CASES = {
-    "decompress missing": (["decompress", "{d}/missing.ldmr", "-o", "{d}/o.tif"], "No such file or directory"),
+    "decompress missing": (["decompress", "{d}/missing.ldmr", "-o", "{d}/o.tif"], "missing.ldmr does not exist"),
     "decompress not ldmr": (["decompress", "{d}/notes.txt", "-o", "{d}/o.tif"], "not an .ldmr file"),
     "decompress empty": (["decompress", "{d}/empty.ldmr", "-o", "{d}/o.tif"], "not an .ldmr file"),
     "decompress output exists": (["decompress", "{d}/scene.ldmr", "-o", "{d}/existing.tif", "--model", "{w}"],

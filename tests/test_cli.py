@@ -317,3 +317,33 @@ def test_decompress_takes_gdal_creation_options(tmp_path, tiny_weights, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
         assert not out.exists() and not list(tmp_path.glob("*.part*"))
+
+
+def test_many_scenes_in_one_call_and_one_bad_one(tmp_path, tiny_weights, capsys):
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for name in ("naip_uint8_4band.tif", "rgb_uint8_nodata.tif"):
+        shutil.copy(DATA / name, scenes / name)
+    (scenes / "broken.tif").write_text("not a raster")
+    packed, decoded = tmp_path / "packed", tmp_path / "decoded"
+    packed.mkdir()
+    decoded.mkdir()
+    capsys.readouterr()
+    assert run("compress", scenes, "--out-dir", packed, "--model", tiny_weights, *TILING) == 1
+    err = capsys.readouterr().err
+    assert sorted(p.name for p in packed.iterdir()) == ["naip_uint8_4band.ldmr", "rgb_uint8_nodata.ldmr"]
+    assert "broken.tif" in err and "2 of 3 scenes written; 1 failed" in err and err.count("wrote ") == 2
+    before = {p.name: p.read_bytes() for p in packed.iterdir()}
+    good = [scenes / "naip_uint8_4band.tif", scenes / "rgb_uint8_nodata.tif"]
+    assert run("compress", *good, "--out-dir", packed, "--model", tiny_weights, *TILING) == 1  # never replaced
+    assert "exists" in capsys.readouterr().err and {p.name: p.read_bytes() for p in packed.iterdir()} == before
+    assert run("decompress", packed, "--out-dir", decoded, "--model", tiny_weights) == 0
+    assert sorted(p.name for p in decoded.iterdir()) == ["naip_uint8_4band.tif", "rgb_uint8_nodata.tif"]
+    assert "2 of 2 scenes written" in capsys.readouterr().err
+    for args, message in (([*good, "-o", tmp_path / "x.ldmr"], "-o names one output"),
+                          ([*good, "--out-dir", tmp_path / "missing"], "is not an existing folder"),
+                          ([good[0], DATA / "naip_uint8_4band.tif", "--out-dir", packed], "would both be written")):
+        assert run("compress", *args, "--model", tiny_weights) == 1
+        assert message in capsys.readouterr().err
+    assert run("decompress", packed / "rgb_uint8_nodata.ldmr", "--model", tiny_weights) == 1
+    assert "give the output: -o FILE" in capsys.readouterr().err
