@@ -25,6 +25,14 @@ from ldmrsic_core import defaults
 @click.option("--out-dir", default=None,
               help="Folder for the outputs (NAME.ldmr each), for several inputs or a folder.")
 @quality_option
+@click.option("--bpp", type=float, default=None,
+              help="Target file size in bits per valid pixel (all bands together): the quality is chosen by a "
+                   "search on a sample of the scene (instead of --quality).")
+@click.option("--ratio", type=float, default=None,
+              help="Target compression ratio, uncompressed bytes of the coded bands / file bytes (20 = 20:1).")
+@click.option("--psnr", "psnr_db", type=float, default=None,
+              help="Target PSNR in dB after decoding (enhanced as the file says), at the data's peak (255 for "
+                   "8-bit data, else each band's range), over valid pixels; estimated on the sample.")
 @click.option("--tile", type=int, default=defaults.TILE, show_default=True,
               help=f"Tile size in pixels, a multiple of {defaults.TILE_MULTIPLE}.")
 @click.option("--overlap", type=int, default=defaults.OVERLAP, show_default=True,
@@ -43,8 +51,8 @@ from ldmrsic_core import defaults
 @parallel_options
 @overwrite_option
 @click.pass_context
-def compress(ctx, inputs, output, out_dir, quality, tile, overlap, bands, value_range, model, enhancer, no_enhancer,
-             allow_empty, device, precision, jobs, workers, scheduler, overwrite):
+def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, overlap, bands, value_range, model,
+             enhancer, no_enhancer, allow_empty, device, precision, jobs, workers, scheduler, overwrite):
     """Compress rasters (GeoTIFF or any GDAL raster) into .ldmr files.
 
     The file names the enhancement model decoding will apply (by default the installed one
@@ -53,8 +61,13 @@ def compress(ctx, inputs, output, out_dir, quality, tile, overlap, bands, value_
     a line per scene and a total; a scene that fails does not stop the others (exit status 1).
     """
     from ldmrsic_core import compress_raster
+    from ldmrsic_core.errors import InputError
     from ldmrsic_core.inputs import RASTER_SUFFIXES
+    from ldmrsic_core.pipeline.targets import parse_target
 
+    target = parse_target(bpp, ratio, psnr_db)
+    if target is not None and ctx.get_parameter_source("quality") != click.core.ParameterSource.DEFAULT:
+        raise InputError(f"give --quality or --{target.kind}, not both")
     scenes = plan_jobs(inputs, output, out_dir, RASTER_SUFFIXES, ".ldmr")
 
     def work(scene, update) -> str:
@@ -62,15 +75,28 @@ def compress(ctx, inputs, output, out_dir, quality, tile, overlap, bands, value_
             scene.source, scene.target, quality=quality, tile=tile, overlap=overlap, bands=bands, model=model,
             device=device, value_range=tuple(value_range) if value_range else None,
             enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
-            progress=update, jobs=jobs, workers=workers, precision=precision, scheduler=scheduler,
+            progress=update, jobs=jobs, workers=workers, precision=precision, scheduler=scheduler, target=target,
         )
         for note in result.notes:
             echo_err(f"note: {note}")
-        clipped = sum(result.clipped)
-        return (f"wrote {result.output} ({result.bytes} bytes, {result.bpp:.4f} bpp, {result.tiles} tiles"
-                + (f", {clipped} values clipped to the stored range" if clipped else "") + ")")
+        return summary(result)
 
     ctx.exit(run_jobs(ctx, scenes, work, "compress", lambda scene: _tiles(scene.source, tile, overlap)))
+
+
+def summary(result) -> str:
+    """The line a compressed scene gets: real size and rate; with a target, what was chosen for it."""
+    clipped = sum(result.clipped)
+    valid = result.valid_pixels if result.valid_pixels is not None else result.pixels
+    rate = f"{result.valid_bpp:.4f} bpp" + (" over valid pixels" if valid < result.pixels else "")
+    chosen = ""
+    if result.target is not None:
+        t = result.target
+        quality = f", {t.estimate.psnr:.2f} dB estimated" if t.estimate.psnr is not None else ""
+        chosen = (f", quality {t.quality:.2f} for {t.target}{quality} (search: {t.tries} tries on {t.crops} "
+                  f"crops, {t.seconds:.1f} s)")
+    return (f"wrote {result.output} ({result.bytes} bytes, {rate}, {result.ratio:.1f}:1{chosen}, {result.tiles} tiles"
+            + (f", {clipped} values clipped to the stored range" if clipped else "") + ")")
 
 
 def _tiles(path, tile: int, overlap: int) -> int:

@@ -61,8 +61,8 @@ class Command:
 #: The one table from which both the in-process call and the external command line are made.
 COMMANDS = {
     "compress": Command("ldmrsic_core.compress_raster", "input", {
-        "output": "-o", "quality": "--quality", "tile": "--tile", "overlap": "--overlap", "bands": "--bands",
-        "model": "--model", "device": "--device", "overwrite": "--overwrite"}),
+        "output": "-o", "quality": "--quality", "target": "--{}", "tile": "--tile", "overlap": "--overlap",
+        "bands": "--bands", "model": "--model", "device": "--device", "overwrite": "--overwrite"}),
     "decompress": Command("ldmrsic_core.decompress_raster", "input", {
         "output": "-o", "bbox": "--bbox", "model": "--model", "device": "--device", "cog": "--cog",
         "enhance": "--no-enhance", "overwrite": "--overwrite"}),
@@ -74,6 +74,7 @@ COMMANDS = {
         "overwrite": "--overwrite"}),
 }
 SPREAD = ("bbox",)  # options that take several values (the others join a sequence with commas)
+NAMED = ("target",)  # (name, value) pairs whose name is the option: ("bpp", 0.3) → --bpp 0.3
 
 
 def command_line(command: str, kwargs: dict[str, Any]) -> list[str]:
@@ -85,7 +86,9 @@ def command_line(command: str, kwargs: dict[str, Any]) -> list[str]:
         if key == spec.positional or value is None:
             continue
         option = spec.options[key]
-        if isinstance(value, bool):  # a flag, or its negation ("--no-enhance" for enhance=False)
+        if key in NAMED:
+            argv += [option.format(value[0]), repr(float(value[1]))]
+        elif isinstance(value, bool):  # a flag, or its negation ("--no-enhance" for enhance=False)
             argv += [option] if value != option.startswith("--no-") else []
         elif isinstance(value, (list, tuple)):
             texts = [repr(v) if isinstance(v, float) else str(v) for v in value]

@@ -82,6 +82,29 @@ def test_compress_then_decompress_a_real_geotiff(processing, tiny_weights, tmp_p
     assert (b.width(), b.height(), b.bandCount()) == (a.width(), a.height(), a.bandCount())
 
 
+def test_compress_to_a_target_in_process_and_external(processing, tiny_weights, tmp_path, monkeypatch):
+    from qgis.core import QgsProcessingException
+
+    src = DATA / "rgb_uint8_nodata.tif"
+    params = {"INPUT": str(src), "TARGET": 2, "TARGET_VALUE": 12.0, "TILE": 128, "OVERLAP": 16,
+              "MODEL": str(tiny_weights), "DEVICE": 1}
+    sizes = []
+    for external in (False, True):
+        if external:
+            monkeypatch.setenv("LDMRSIC_GEO_PYTHON", sys.executable)
+        packed = tmp_path / f"x{external}.ldmr"
+        processing.run("ldmrsic:compress", {**params, "OUTPUT": str(packed)})
+        sizes.append(packed.stat().st_size)
+    raw = 200 * 150 * 3
+    assert sizes[0] == sizes[1] and 0.8 < raw / sizes[0] / 12 < 1.25
+    with pytest.raises(QgsProcessingException, match="out of this model's reach"):
+        processing.run("ldmrsic:compress", {**params, "TARGET": 3, "TARGET_VALUE": 99.0,
+                                            "OUTPUT": str(tmp_path / "y.ldmr")})
+    with pytest.raises(QgsProcessingException, match="give a target value"):
+        processing.run("ldmrsic:compress", {**params, "TARGET_VALUE": None, "OUTPUT": str(tmp_path / "y.ldmr")})
+    assert not (tmp_path / "y.ldmr").exists()
+
+
 def test_extent_decodes_only_that_region(processing, tiny_weights, tmp_path):
     from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
 
@@ -239,4 +262,8 @@ def test_external_command_lines_come_from_the_same_table_as_the_calls(processing
             getattr(__import__(module, fromlist=[function]), function)
         assert set(command.options) | {command.positional} <= set(inspect.signature(target).parameters)
         known = {opt for param in cli.commands[name].params for opt in getattr(param, "opts", [])}
-        assert set(command.options.values()) <= known, name
+        options = {o.format(kind) for o in command.options.values() for kind in ("bpp", "ratio", "psnr")}
+        assert options <= known, name
+    assert backend.command_line("compress", dict(input="a.tif", output="b.ldmr", quality=None, target=("ratio", 20),
+                                                 overwrite=True)) == [
+        "compress", "a.tif", "-o", "b.ldmr", "--ratio", "20.0", "--overwrite"]

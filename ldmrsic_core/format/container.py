@@ -138,6 +138,12 @@ class ContainerWriter:
         self.close()
 
 
+def container_bytes(header: Header, payload_lengths: list[int], named_elsewhere: frozenset[str] = frozenset()) -> int:
+    """The bytes a format-3 file adds to its tile payloads: start, header, index and trailer."""
+    index = sum(len(varint(n)) + _CRC.size for n in payload_lengths)
+    return START_SIZE + len(encode_header(header, named_elsewhere)) + index + _TRAILER.size
+
+
 def rewrite(path: Path, target: Path, version: tuple[int, int],
             names: dict[str, tuple[str, str]] | None = None) -> None:
     """The same tile payloads and header as a file of another ``version`` (benchmarks compare

@@ -11,17 +11,20 @@ import numpy as np
 from ldmrsic_core import __version__, defaults
 from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.device import resolve_device
+from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.format.container import ContainerWriter
-from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header
+from ldmrsic_core.format.container import ContainerWriter, container_bytes
+from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header, RasterInfo
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.pipeline.executors import open_runner
+from ldmrsic_core.pipeline.targets import SAMPLE_CROP, Target, TargetChoice, TargetSearch, sample_scene
+from ldmrsic_core.pipeline.tile_codec import enhance_groups
 from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tile
 from ldmrsic_core.raster_io import bounded_gdal_cache, describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.tiling import TilePlan, validate
 from ldmrsic_core.zoo.cache import model_ref
-from ldmrsic_core.zoo.enhancers import check_pairing, default_enhancer, load_enhancer
+from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, default_enhancer, load_enhancer
 from ldmrsic_core.zoo.registry import load_codec
 from ldmrsic_core.zoo.table import bundled_hashes
 
@@ -37,11 +40,25 @@ class CompressResult:
     tiles: int
     clipped: tuple[int, ...]
     notes: tuple[str, ...] = ()
+    valid_pixels: int | None = None
+    raw_bytes: int | None = None
+    quality: float | None = None
+    target: TargetChoice | None = None
 
     @property
     def bpp(self) -> float:
         """Bits of the whole file per pixel (all bands together)."""
         return 8 * self.bytes / self.pixels
+
+    @property
+    def valid_bpp(self) -> float:
+        """Bits of the whole file per pixel valid in some band (what ``--bpp`` aims at)."""
+        return 8 * self.bytes / self.valid_pixels if self.valid_pixels else float("inf")
+
+    @property
+    def ratio(self) -> float:
+        """Uncompressed size of the coded bands over the file's size (what ``--ratio`` aims at)."""
+        return (self.raw_bytes or 0) / self.bytes
 
 
 def compress_raster(
@@ -64,6 +81,7 @@ def compress_raster(
     workers: int | None = None,
     scheduler: str | None = None,
     precision: str = defaults.PRECISION,
+    target: Target | tuple[str, float] | None = None,
 ) -> CompressResult:
     """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``).
 
@@ -74,22 +92,40 @@ def compress_raster(
     a Dask cluster (``workers`` local worker processes, or the one at ``scheduler``); the file's
     bytes are the same either way. ``precision`` is that of the float analysis transform
     (:mod:`ldmrsic_core.precision`: ``auto`` is bf16 where the device has it); the bytes depend on
-    it and on the device, and the file decodes on any machine either way.
+    it and on the device, and the file decodes on any machine either way. With a ``target`` (a file
+    size or PSNR, :mod:`ldmrsic_core.pipeline.targets`) the quality is chosen by a search on a sample
+    of the scene instead (``quality`` is then ignored; ``("bpp", 0.3)`` is ``Target("bpp", 0.3)``); the
+    result says what was chosen.
     """
+    if target is not None and not isinstance(target, Target):
+        target = Target(*target)
     source = Path(input)
-    target = Path(output) if output is not None else source.with_suffix(".ldmr")
-    check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
-    quality = check_quality(quality)
+    output_path = Path(output) if output is not None else source.with_suffix(".ldmr")
+    check_output(output_path, overwrite, (source,))  # fail fast; atomic_output checks again at the end
+    quality = check_quality(quality) if target is None else defaults.QUALITY
     validate(tile, overlap)
     codec = load_codec(model, resolve_device(device))
     codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
-    enhancement = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer)
+    enhancement, enhancer_model = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer,
+                                                   resolve_device(device))
     with bounded_gdal_cache(), open_source(source) as src:
         selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
         mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range)
         groups = tuple(tuple(g) for g in group_bands(info.count))
+        choice = None
+        if target is not None:
+            header = _header(info, codec, quality, tile, overlap, groups, mappings, (0,) * info.count, enhancement)
+            crops, share = sample_scene(lambda box: read_pixels(src, selected, box), info.height, info.width,
+                                        min(tile, SAMPLE_CROP))
+            choice = TargetSearch(
+                codec.model, resolve_device(device), crops, mappings, [list(g) for g in groups], info.dtype, plan,
+                max(share * info.width * info.height, 1.0), _raw_bytes(info),
+                lambda lengths: container_bytes(header, lengths, bundled_hashes()),
+                _estimate_enhancement(enhancer_model, groups, resolve_device(device), precision),
+            ).search(target)
+            quality = choice.quality
         settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality)
 
         def tile_jobs():  # read ahead in this thread while the jobs run
@@ -99,46 +135,73 @@ def compress_raster(
                 yield settings, values, valid, plan.owned(index).relative_to(extent)
 
         clipped = np.zeros(info.count, dtype=np.int64)
-        any_valid = False
+        any_valid, valid_pixels = False, 0
         with open_runner(jobs, workers, scheduler) as runner, \
-                atomic_output(target, overwrite, inputs=(source,)) as tmp, \
+                atomic_output(output_path, overwrite, inputs=(source,)) as tmp, \
                 ContainerWriter(tmp, len(plan)) as writer:
             for index, coded in enumerate(runner.map_ordered(encode_tile, tile_jobs())):
                 writer.add_tile(index, coded.payload)
                 clipped += coded.clipped
                 any_valid = any_valid or coded.any_valid
+                valid_pixels += coded.valid_pixels
                 if progress:
                     progress(index + 1, len(plan))
             if not any_valid and not allow_empty:
                 raise InputError(f"{source.name} has no valid pixel (every value is nodata or masked): there is "
                                  "nothing to compress; pass --allow-empty to store its grid and metadata anyway")
-            header = Header(
-                raster=info,
-                codec=CodecInfo(codec.name, codec.sha256, codec.config.name, quality, lambda_for_quality(quality)),
-                tile_size=tile,
-                overlap=overlap,
-                groups=groups,
-                mappings=tuple(mappings),
-                clipped=tuple(int(c) for c in clipped),
-                software=f"ldmrsic-geo {__version__}",
-                enhancer=enhancement,
-                entropy=ENTROPY_SCHEME,
-            )
+            header = _header(info, codec, quality, tile, overlap, groups, mappings, tuple(int(c) for c in clipped),
+                             enhancement)
             writer.finish(header, bundled_hashes())
-    size = target.stat().st_size
+    size = output_path.stat().st_size
     notes = tuple(note for ok, note in (
         (info.crs_wkt, f"{source.name} has no CRS; the decoded raster will have none either"),
         (codec.trained, f"model {codec.name} is untrained (random weights): expect poor quality"),
     ) if not ok)
-    return CompressResult(target, size, info.width * info.height, len(plan), header.clipped, notes)
+    return CompressResult(output_path, size, info.width * info.height, len(plan), header.clipped, notes,
+                          valid_pixels, _raw_bytes(info), quality, choice)
 
 
-def _chosen_enhancer(codec_name: str, codec_sha256: str, enhance: bool,
-                     enhancer: str | Path | None) -> EnhancerInfo | None:
+def _header(info: RasterInfo, codec, quality: float, tile: int, overlap: int, groups, mappings,
+            clipped: tuple[int, ...], enhancement: EnhancerInfo | None) -> Header:
+    return Header(
+        raster=info,
+        codec=CodecInfo(codec.name, codec.sha256, codec.config.name, quality, lambda_for_quality(quality)),
+        tile_size=tile,
+        overlap=overlap,
+        groups=groups,
+        mappings=tuple(mappings),
+        clipped=clipped,
+        software=f"ldmrsic-geo {__version__}",
+        enhancer=enhancement,
+        entropy=ENTROPY_SCHEME,
+    )
+
+
+def _raw_bytes(info: RasterInfo) -> int:
+    return info.width * info.height * info.count * np.dtype(info.dtype).itemsize
+
+
+def _chosen_enhancer(codec_name: str, codec_sha256: str, enhance: bool, enhancer: str | Path | None,
+                     device) -> tuple[EnhancerInfo | None, LoadedEnhancer | None]:
     if not enhance:
-        return None
+        return None, None
     name = enhancer if enhancer is not None else default_enhancer("ldmrsic", codec_sha256)
     if name is None:
+        return None, None
+    loaded = check_pairing(load_enhancer(name, device), codec_name, codec_sha256)
+    return EnhancerInfo(loaded.name, loaded.sha256, loaded.config.name), loaded
+
+
+def _estimate_enhancement(loaded: LoadedEnhancer | None, groups, device, precision: str):
+    """What decoding does to a tile, for a target's PSNR estimate (None: no enhancer named)."""
+    if loaded is None:
         return None
-    loaded = check_pairing(load_enhancer(name), codec_name, codec_sha256)
-    return EnhancerInfo(loaded.name, loaded.sha256, loaded.config.name)
+    from ldmrsic_core.precision import resolve_precision
+
+    loaded.model.set_precision(resolve_precision(precision, device))
+
+    def enhance(unit: np.ndarray, quality: float) -> np.ndarray:
+        level = quality_level(quality) if loaded.conditioned else None
+        return enhance_groups(loaded.model, unit, [list(g) for g in groups], 0, device, level)
+
+    return enhance

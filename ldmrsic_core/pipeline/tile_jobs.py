@@ -35,6 +35,7 @@ class EncodedTile:
     payload: bytes
     clipped: tuple[int, ...]
     any_valid: bool
+    valid_pixels: int = 0  # owned pixels valid in some band
 
 
 def encode_tile(settings: EncodeSettings, values: np.ndarray, valid: np.ndarray, owned: Box) -> EncodedTile:
@@ -49,7 +50,8 @@ def encode_tile(settings: EncodeSettings, values: np.ndarray, valid: np.ndarray,
     inside = (slice(None), *owned.slices)
     owned_values, owned_valid = values[inside], valid[inside]
     clipped = tuple(m.count_outside(v[ok]) for m, v, ok in zip(settings.mappings, owned_values, owned_valid))
-    return EncodedTile(TilePayload(owned_valid, coded.streams, coded.checksums).encode(), clipped, any_valid)
+    return EncodedTile(TilePayload(owned_valid, coded.streams, coded.checksums).encode(), clipped, any_valid,
+                       int(owned_valid.any(axis=0).sum()))
 
 
 # -- decompress ---------------------------------------------------------------------------------

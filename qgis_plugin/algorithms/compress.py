@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from qgis.core import (
+    QgsProcessingException,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
@@ -16,6 +18,10 @@ from .base import LdmrsicAlgorithm, described
 
 class CompressAlgorithm(LdmrsicAlgorithm):
     INPUT, QUALITY, TILE, OVERLAP, BANDS, OUTPUT = "INPUT", "QUALITY", "TILE", "OVERLAP", "BANDS", "OUTPUT"
+    TARGET, TARGET_VALUE = "TARGET", "TARGET_VALUE"
+    #: The choices of TARGET: the quality above, or a target the quality is searched for.
+    TARGETS = (("Quality above", None), ("Bits per valid pixel", "bpp"), ("Compression ratio (N:1)", "ratio"),
+               ("PSNR after decoding (dB)", "psnr"))
 
     def name(self) -> str:
         return "compress"
@@ -38,6 +44,16 @@ class CompressAlgorithm(LdmrsicAlgorithm):
                                          maxValue=defaults.MAX_QUALITY),
             "1 = smallest file, 5 = best picture; fractions are allowed. On aerial RGB about 0.1 to 0.7 bits "
             "per pixel."))
+        self.addParameter(described(
+            QgsProcessingParameterEnum(self.TARGET, "Size or quality target", [t[0] for t in self.TARGETS],
+                                       defaultValue=0),
+            "Instead of the quality: a file size (bits per valid pixel, or a ratio such as 20 for 20:1) or a PSNR "
+            "(at the data's peak, after decoding). The quality is found by a search on a sample of the scene; "
+            "a target the model cannot reach on this scene fails with the range it can."))
+        self.addParameter(described(
+            QgsProcessingParameterNumber(self.TARGET_VALUE, "Target value", QgsProcessingParameterNumber.Double,
+                                         optional=True, minValue=0.0),
+            "The number for the target chosen above (for example 0.3 bits per pixel, 20 for 20:1, 32 dB)."))
         self.addParameter(described(
             QgsProcessingParameterNumber(self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer,
                                          defaults.TILE, minValue=defaults.TILE_MULTIPLE),
@@ -63,6 +79,13 @@ class CompressAlgorithm(LdmrsicAlgorithm):
         overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
         bands = self.parameterAsString(parameters, self.BANDS, context).strip() or None
         model, device = self.model(parameters, context), self.device(parameters, context)
-        backend.run("compress", dict(input=source, output=output, quality=quality, tile=tile, overlap=overlap,
-                                     bands=bands, model=model, device=device, overwrite=True), feedback)
+        label, kind = self.TARGETS[self.parameterAsEnum(parameters, self.TARGET, context)]
+        target = None
+        if kind is not None:
+            if parameters.get(self.TARGET_VALUE) in (None, ""):
+                raise QgsProcessingException(f"give a target value for '{label}'")
+            target = (kind, self.parameterAsDouble(parameters, self.TARGET_VALUE, context))
+        backend.run("compress", dict(input=source, output=output, quality=None if target else quality,
+                                     target=target, tile=tile, overlap=overlap, bands=bands, model=model,
+                                     device=device, overwrite=True), feedback)
         return {self.OUTPUT: output}
