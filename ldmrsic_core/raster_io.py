@@ -239,6 +239,15 @@ def scan_mappings(src: rasterio.DatasetReader, info: RasterInfo, boxes: list[Box
     return [default_mapping(info.dtype, lo[b], hi[b]) for b in range(info.count)]
 
 
+def valid_counts(src: rasterio.DatasetReader, bands: list[int], boxes: list[Box]) -> list[int]:
+    """How many pixels of each box are valid in some of ``bands`` (the masks read box by box)."""
+    counts = []
+    for box in boxes:
+        _, valid = read_pixels(src, bands, box)
+        counts.append(int(valid.any(axis=0).sum()))
+    return counts
+
+
 @contextmanager
 def open_geotiff(path: Path, profile: dict[str, Any]) -> Iterator[rasterio.io.DatasetWriter]:
     """A GeoTIFF open for writing with ``profile`` (masks stored inside the file); a raster without

@@ -347,3 +347,22 @@ def test_many_scenes_in_one_call_and_one_bad_one(tmp_path, tiny_weights, capsys)
         assert message in capsys.readouterr().err
     assert run("decompress", packed / "rgb_uint8_nodata.ldmr", "--model", tiny_weights) == 1
     assert "give the output: -o FILE" in capsys.readouterr().err
+
+
+def test_a_batch_reads_each_model_file_once_and_a_replaced_one_again(tmp_path, tiny_weights, monkeypatch):
+    from ldmrsic_core.zoo import registry
+
+    reads = []
+    real = registry.read_weights
+    monkeypatch.setattr(registry, "read_weights", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    weights = tmp_path / "w.pt"
+    shutil.copy(tiny_weights, weights)
+    scenes = [DATA / "naip_uint8_4band.tif", DATA / "rgb_uint8_nodata.tif"]
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run("compress", *scenes, "--out-dir", out, "--model", weights, *TILING) == 0
+    assert run("decompress", out, "--out-dir", out, "--model", weights) == 0
+    assert len(reads) == 1  # two scenes compressed and decoded with one read of the weights
+    weights.write_bytes(weights.read_bytes())  # rewritten in place: read (and hashed) again
+    assert run("compress", scenes[0], "-o", tmp_path / "again.ldmr", "--model", weights, *TILING) == 0
+    assert len(reads) == 2

@@ -16,7 +16,7 @@ from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import compare
 from ldmrsic_core.pipeline.targets import SAMPLE_GRID, Target, TargetSearch, parse_target, sample_boxes, sample_scene
-from ldmrsic_core.raster_io import open_source, read_pixels
+from ldmrsic_core.raster_io import open_source, read_pixels, valid_counts
 from ldmrsic_core.tiling import TilePlan
 from ldmrsic_core.zoo.registry import load_codec
 
@@ -61,20 +61,21 @@ def _search(path, weights, with_enhancer=None) -> TargetSearch:
     codec = load_codec(weights, torch.device("cpu"))
     with open_source(path) as src:
         bands = [1, 2, 3]
-        crops, share = sample_scene(lambda box: read_pixels(src, bands, box), src.height, src.width, TILING["tile"])
+        crops = sample_scene(lambda box: read_pixels(src, bands, box), src.height, src.width, TILING["tile"])
         from ldmrsic_core.bands import default_mapping
         mappings = [default_mapping("uint8", 0, 255)] * 3
         plan = TilePlan(src.height, src.width, TILING["tile"], TILING["overlap"])
+        owned = [plan.owned(i) for i in range(len(plan))]
+        tile_valid = [n / (b.rows.length * b.cols.length) for n, b in zip(valid_counts(src, bands, owned), owned)]
         return TargetSearch(codec.model, torch.device("cpu"), crops, mappings, [[0, 1, 2]], "uint8", plan,
-                            share * src.height * src.width, src.height * src.width * 3, lambda lengths: 100,
-                            with_enhancer)
+                            tile_valid, src.height * src.width * 3, lambda lengths: 100, with_enhancer)
 
 
 def test_estimated_rate_grows_with_quality(scene, tiny_weights):
     search = _search(scene, tiny_weights)
     estimates = [search.estimate(q, False) for q in (1.0, 2.0, 3.5, 5.0)]
     assert all(a.bpp < b.bpp for a, b in zip(estimates, estimates[1:]))
-    assert search.valid_pixels < 320 * 384  # the nodata corner is not counted
+    assert search.valid_pixels == 320 * 384 - 64 * 96  # the nodata corner is not counted
 
 
 def test_estimated_psnr_grows_with_quality_for_the_bundled_codec():

@@ -14,18 +14,24 @@ from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.format.container import ContainerWriter, container_bytes
-from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header, RasterInfo
+from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header, MaskKind, RasterInfo
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.pipeline.executors import open_runner
 from ldmrsic_core.pipeline.targets import SAMPLE_CROP, Target, TargetChoice, TargetSearch, sample_scene
 from ldmrsic_core.pipeline.tile_codec import enhance_groups
 from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tile
-from ldmrsic_core.raster_io import bounded_gdal_cache, describe, open_source, read_pixels, scan_mappings
+from ldmrsic_core.raster_io import (
+    bounded_gdal_cache,
+    describe,
+    open_source,
+    read_pixels,
+    scan_mappings,
+    valid_counts,
+)
 from ldmrsic_core.tiling import TilePlan, validate
-from ldmrsic_core.zoo.cache import model_ref
-from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, default_enhancer, load_enhancer
-from ldmrsic_core.zoo.registry import load_codec
+from ldmrsic_core.zoo.cache import model_ref, shared_model
+from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, default_enhancer
 from ldmrsic_core.zoo.table import bundled_hashes
 
 Progress = Callable[[int, int], None]
@@ -104,7 +110,7 @@ def compress_raster(
     check_output(output_path, overwrite, (source,))  # fail fast; atomic_output checks again at the end
     quality = check_quality(quality) if target is None else defaults.QUALITY
     validate(tile, overlap)
-    codec = load_codec(model, resolve_device(device))
+    codec = shared_model("codec", model, resolve_device(device))
     codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
     enhancement, enhancer_model = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer,
                                                    resolve_device(device))
@@ -117,11 +123,15 @@ def compress_raster(
         choice = None
         if target is not None:
             header = _header(info, codec, quality, tile, overlap, groups, mappings, (0,) * info.count, enhancement)
-            crops, share = sample_scene(lambda box: read_pixels(src, selected, box), info.height, info.width,
-                                        min(tile, SAMPLE_CROP))
+            crops = sample_scene(lambda box: read_pixels(src, selected, box), info.height, info.width,
+                                 min(tile, SAMPLE_CROP))
+            owned = [plan.owned(i) for i in range(len(plan))]
+            tile_valid = ([1.0] * len(plan) if info.mask_kind == MaskKind.NONE else
+                          [n / (b.rows.length * b.cols.length) for n, b in zip(valid_counts(src, selected, owned),
+                                                                               owned)])
             choice = TargetSearch(
                 codec.model, resolve_device(device), crops, mappings, [list(g) for g in groups], info.dtype, plan,
-                max(share * info.width * info.height, 1.0), _raw_bytes(info),
+                tile_valid, _raw_bytes(info),
                 lambda lengths: container_bytes(header, lengths, bundled_hashes()),
                 _estimate_enhancement(enhancer_model, groups, resolve_device(device), precision),
             ).search(target)
@@ -188,7 +198,7 @@ def _chosen_enhancer(codec_name: str, codec_sha256: str, enhance: bool, enhancer
     name = enhancer if enhancer is not None else default_enhancer("ldmrsic", codec_sha256)
     if name is None:
         return None, None
-    loaded = check_pairing(load_enhancer(name, device), codec_name, codec_sha256)
+    loaded = check_pairing(shared_model("enhancer", name, device), codec_name, codec_sha256)
     return EnhancerInfo(loaded.name, loaded.sha256, loaded.config.name), loaded
 
 

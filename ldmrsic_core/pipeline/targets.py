@@ -127,14 +127,15 @@ class TargetSearch:
 
     def __init__(self, net: VariableRateElic, device: torch.device, crops: list[tuple[np.ndarray, np.ndarray]],
                  mappings: list[ValueMapping], groups: list[list[int]], dtype: str, plan: TilePlan,
-                 valid_pixels: float, raw_bytes: int, overhead: Callable[[list[int]], int],
+                 tile_valid: list[float], raw_bytes: int, overhead: Callable[[list[int]], int],
                  enhance: Callable[[np.ndarray, float], np.ndarray] | None = None):
-        """``crops``: (values, valid) of each sampled crop; ``valid_pixels``: the scene's pixels
-        valid in some band (estimated); ``raw_bytes``: its uncompressed size; ``overhead``: the
-        container's bytes for given tile payload lengths; ``enhance(unit, quality)``: what decoding
-        applies to a decoded tile (None: nothing)."""
+        """``crops``: (values, valid) of each sampled crop; ``tile_valid``: the share of each tile's
+        owned pixels valid in some band; ``raw_bytes``: the scene's uncompressed size; ``overhead``:
+        the container's bytes for given tile payload lengths; ``enhance(unit, quality)``: what
+        decoding applies to a decoded tile (None: nothing)."""
         self.net, self.device, self.mappings, self.groups, self.dtype = net, device, mappings, groups, dtype
-        self.plan, self.valid_pixels, self.raw_bytes = plan, valid_pixels, raw_bytes
+        self.plan, self.tile_valid, self.raw_bytes = plan, tile_valid, raw_bytes
+        self.valid_pixels = max(1.0, sum(share * _owned(plan.owned(i)) for i, share in enumerate(tile_valid)))
         self.overhead, self.enhance = overhead, enhance
         self.crops = [_Crop(v, ok, self._latents(v, ok)) for v, ok in crops]
         self.tried: dict[float, Estimate] = {}
@@ -168,7 +169,7 @@ class TargetSearch:
         """Code every crop at ``quality`` (keeping its quantised latents for :meth:`_psnr`) and
         estimate the file's bits per valid pixel, tile by tile, from the streams' bytes."""
         gain = self.net.gains(quality)[0]
-        stream_bytes = framing = coded_pixels = streams_per_crop = 0
+        stream_bytes = framing = coded_valid = streams_per_crop = 0
         hats = self._hats[quality] = []
         for crop in self.crops:
             h, w = crop.valid.shape[1:]
@@ -184,10 +185,13 @@ class TargetSearch:
             streams_per_crop = max(streams_per_crop, count)
             framing += payload - size
             stream_bytes += size - STREAM_FIXED_BYTES * count  # the part that grows with the area
-            coded_pixels += padded(h, STRIDE) * padded(w, STRIDE)  # tiles are coded padded to the stride
-        per_pixel = stream_bytes / coded_pixels
-        fixed = framing / len(self.crops) + STREAM_FIXED_BYTES * streams_per_crop
-        lengths = [round(per_pixel * _area(self.plan.extent(i)) + fixed) for i in range(len(self.plan))]
+            # nodata costs next to nothing: bytes grow with the valid part of the (padded) coded area
+            coded_valid += padded(h, STRIDE) * padded(w, STRIDE) * float(crop.valid.any(axis=0).mean())
+        per_pixel = stream_bytes / max(coded_valid, 1.0)
+        framing /= len(self.crops)
+        streams = STREAM_FIXED_BYTES * streams_per_crop
+        lengths = [round(per_pixel * _area(self.plan.extent(i)) * share + framing + (streams if share else 0))
+                   for i, share in enumerate(self.tile_valid)]
         return 8 * (sum(lengths) + self.overhead(lengths)) / self.valid_pixels
 
     @torch.no_grad()
@@ -291,17 +295,17 @@ def _slope(points: dict[float, float], prior: float) -> float:
     return prior
 
 
+def _owned(box: Box) -> int:
+    return box.rows.length * box.cols.length
+
+
 def _area(box: Box) -> int:
     """The pixels coded for a tile: its extent padded to the codec's stride."""
     return padded(box.rows.length, STRIDE) * padded(box.cols.length, STRIDE)
 
 
 def sample_scene(read: Callable[[Box], tuple[np.ndarray, np.ndarray]], height: int, width: int,
-                 crop: int = SAMPLE_CROP) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
-    """The crops of :func:`sample_boxes` read with ``read(box)`` → (values, valid), and the share of
-    their pixels valid in some band (the scene's, estimated). Crops no larger than the tiles keep the
-    tiles' fixed costs per pixel."""
-    crops = [read(box) for box in sample_boxes(height, width, crop)]
-    pixels = sum(valid.shape[1] * valid.shape[2] for _, valid in crops)
-    share = sum(int(valid.any(axis=0).sum()) for _, valid in crops) / pixels
-    return crops, share
+                 crop: int = SAMPLE_CROP) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The crops of :func:`sample_boxes` read with ``read(box)`` → (values, valid). Crops no larger
+    than the tiles keep the tiles' fixed costs per pixel."""
+    return [read(box) for box in sample_boxes(height, width, crop)]

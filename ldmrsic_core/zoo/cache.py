@@ -83,3 +83,32 @@ def model(ref: ModelRef) -> Any:
 def device_of(ref: ModelRef) -> Any:
     """The torch device the model of ``ref`` runs on."""
     return next(model(ref).model.parameters()).device
+
+
+#: Inference models shared by the calls of this process (see :func:`shared_model`).
+_shared: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def shared_model(kind: str, model: str | Path | None, device: Any, expect_sha256: str | None = None) -> Any:
+    """A loaded codec (``kind`` "codec") or enhancer for inference, shared by the calls of this
+    process, so a batch of scenes reads and hashes each weights file once. The key is the file's
+    path with its size and modification and change times: a replaced file is read, and its hash
+    checked, again. Never train a shared model (training loads its own)."""
+    from ldmrsic_core.zoo.enhancers import load_enhancer
+    from ldmrsic_core.zoo.registry import load_codec
+    from ldmrsic_core.zoo.table import resolve
+
+    load = load_codec if kind == "codec" else load_enhancer
+    path = resolve(model)[1]
+    stat = path.stat()
+    key = (kind, str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, str(device))
+    with _loading:
+        found = _shared.get(key)
+    if found is None or (expect_sha256 is not None and found.sha256 != expect_sha256):
+        found = load(model, device, expect_sha256=expect_sha256)  # checks the hash (and raises) as ever
+        with _loading:
+            _shared[key] = found
+            _shared.move_to_end(key)
+            while len(_shared) > _KEEP:
+                _shared.popitem(last=False)
+    return found

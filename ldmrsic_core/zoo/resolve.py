@@ -9,9 +9,8 @@ from pathlib import Path
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.errors import WeightsError
 from ldmrsic_core.format.header import CodecInfo, EnhancerInfo, Header
-from ldmrsic_core.zoo.cache import ModelRef, model_ref
-from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, load_enhancer
-from ldmrsic_core.zoo.registry import load_codec
+from ldmrsic_core.zoo.cache import ModelRef, model_ref, shared_model
+from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing
 from ldmrsic_core.zoo.table import named_weights
 
 
@@ -34,7 +33,7 @@ def codec_for(header: Header, model: str | Path | None, device: str, precision: 
             )
         model = match[0]
     try:
-        loaded = load_codec(model, resolve_device(device), expect_sha256=need.sha256)
+        loaded = shared_model("codec", model, resolve_device(device), expect_sha256=need.sha256)
     except WeightsError as exc:
         raise WeightsError(f"weights not available: this file needs {described(need)}; {exc}") from None
     return model_ref(model, loaded, device, "codec", precision)
@@ -46,7 +45,7 @@ def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None,
     if not enhance:
         return None
     if enhancer is not None:
-        loaded = check_pairing(load_enhancer(enhancer, resolve_device(device)), header.codec.model,
+        loaded = check_pairing(shared_model("enhancer", enhancer, resolve_device(device)), header.codec.model,
                                header.codec.sha256)
         return model_ref(enhancer, loaded, device, "enhancer", precision), loaded
     need = header.enhancer
@@ -58,5 +57,5 @@ def enhancer_for(header: Header, enhance: bool, enhancer: str | Path | None,
             f"this file is enhanced at decode time by {described(need, 'enhancer')}, which is not "
             "installed; pass --no-enhance to decode without it or --enhancer NAME|PATH to choose one"
         )
-    loaded = load_enhancer(match[0], resolve_device(device), expect_sha256=need.sha256)
+    loaded = shared_model("enhancer", match[0], resolve_device(device), expect_sha256=need.sha256)
     return model_ref(match[0], loaded, device, "enhancer", precision), loaded
