@@ -93,12 +93,15 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
 @click.option("--default", "make_default", is_flag=True, help="Make it the folder's default model.")
 @click.option("--notes", default="", help="What it was trained on, for `ldmrsic-geo models`.")
 @click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
-def export(run, name, checkpoint, folder, make_default, notes, overwrite):
+@click.option("--float16", is_flag=True,
+              help="Store weight tensors in half precision (half the file; the model is the rounded one: "
+                   "validate the exported file).")
+def export(run, name, checkpoint, folder, make_default, notes, overwrite, float16):
     """Export a run's EMA weights as a named model (codec or enhancer; weights-only file, SHA-256 recorded)."""
     from ldmrsic_core.training.export import export_model
 
     path, digest = export_model(run, name, checkpoint=checkpoint, folder=folder, default=make_default,
-                                notes=notes, overwrite=overwrite)
+                                notes=notes, overwrite=overwrite, float16=float16)
     from ldmrsic_core.zoo.table import read_model_table
 
     kind = read_model_table(path.parent)["models"][name].get("kind", "codec")

@@ -158,6 +158,32 @@ def test_export_then_compress_by_name(tiles, tmp_path, private_model_dir):
     assert main(["--quiet", "train", "export", str(run), "--name", "tiny-run", "--checkpoint", "last"]) == 1
 
 
+def test_a_float16_export_is_half_the_file_and_the_model_it_describes(tiles, tmp_path, private_model_dir):
+    from ldmrsic_core.zoo.registry import load_codec
+
+    run = tmp_path / "run"
+    CodecTrainer(config(tiles, run, 2)).train(progress=False)
+    for name, extra in (("full", []), ("half", ["--float16"])):
+        assert main(["--quiet", "train", "export", str(run), "--name", name, "--checkpoint", "last", *extra]) == 0
+    full, half = private_model_dir / "full.pt", private_model_dir / "half.pt"
+    assert half.stat().st_size < 0.7 * full.stat().st_size  # the CDF tables (int32) stay: elic-tiny is small
+    stored = torch.load(half, weights_only=True)["state_dict"]
+    loaded = load_codec("half").model.state_dict()
+    for key, value in stored.items():  # loads as float32, exactly the stored (rounded) values
+        assert loaded[key].dtype == (torch.float32 if value.is_floating_point() else value.dtype)
+        torch.testing.assert_close(loaded[key], value.to(loaded[key].dtype), rtol=0, atol=0)
+    assert any(v.dtype == torch.float16 for v in stored.values())
+    outputs = []
+    for attempt in range(2):  # coded and decoded the same way each time, by name and hash
+        packed, restored = tmp_path / f"h{attempt}.ldmr", tmp_path / f"h{attempt}.tif"
+        assert main(["--quiet", "compress", str(DATA / "l8_uint16_1band.tif"), "-o", str(packed), "--model", "half",
+                     "--tile", "64", "--precision", "fp32"]) == 0
+        assert main(["--quiet", "decompress", str(packed), "-o", str(restored), "--precision", "fp32"]) == 0
+        with rasterio.open(restored) as r:
+            outputs.append((packed.read_bytes(), r.read()))
+    assert outputs[0][0] == outputs[1][0] and np.array_equal(outputs[0][1], outputs[1][1])
+
+
 def test_init_starts_the_codec_from_exported_weights(tiles, tmp_path, tiny_weights, capsys):
     run = tmp_path / "run"
     trainer = CodecTrainer(TrainConfig(**{**config(tiles, run, 1).__dict__, "init": str(tiny_weights)}))

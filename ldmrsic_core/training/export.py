@@ -62,8 +62,10 @@ def _validation_rows(run: Path, step: int) -> list[dict[str, float]]:
 
 
 def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path | None = None,
-                 default: bool = False, notes: str = "", overwrite: bool = False) -> tuple[Path, str]:
-    """Write ``folder/NAME.pt`` from the run's checkpoint (EMA weights) and record it in ``models.json``."""
+                 default: bool = False, notes: str = "", overwrite: bool = False,
+                 float16: bool = False) -> tuple[Path, str]:
+    """Write ``folder/NAME.pt`` from the run's checkpoint (EMA weights) and record it in ``models.json``
+    (``float16``: weight tensors stored in half precision, see :func:`save_weights`)."""
     if not NAME.match(name):
         raise InputError(f"model name {name!r} is invalid: use letters, digits, '.', '_' and '-'")
     source = run / f"{checkpoint}.pt"
@@ -83,7 +85,8 @@ def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path
     notes = notes or f"EMA weights of {run.name} at step {state['step']} ({checkpoint} checkpoint)"
     tmp = temporary_sibling(target)
     try:
-        digest = save_weights(net, cfg_name, tmp, name=name, trained=True, notes=notes, extra=extra)
+        digest = save_weights(net, cfg_name, tmp, name=name, trained=True, notes=notes, extra=extra,
+                              float16=float16)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -82,8 +82,17 @@ def load_codec(model: str | Path | None = None, device: str | torch.device = "cp
 
 
 def save_weights(net: torch.nn.Module, config_name: str, path: Path, *, name: str,
-                 trained: bool, notes: str = "", extra: dict[str, Any] | None = None) -> str:
-    """Write a weights file (a codec's CDF tables built first) and return its SHA-256."""
+                 trained: bool, notes: str = "", extra: dict[str, Any] | None = None, float16: bool = False) -> str:
+    """Write a weights file (a codec's CDF tables built first) and return its SHA-256.
+
+    ``float16`` stores the weight matrices and kernels in half precision (half the file): they are
+    rounded in ``net`` first, so the tables and the file describe the same model, which loads as
+    float32 like any other."""
+    if float16:
+        with torch.no_grad():
+            for param in net.parameters():
+                if param.dim() >= 2 and param.dtype == torch.float32:
+                    param.copy_(param.half().float())
     if isinstance(net, VariableRateElic):
         net.update(force=True)
     blob = {
@@ -94,9 +103,14 @@ def save_weights(net: torch.nn.Module, config_name: str, path: Path, *, name: st
         "config": config_name,
         "trained": trained,
         "notes": notes,
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+        "state_dict": {k: _stored(v, float16) for k, v in net.state_dict().items()},
     }
     buf = io.BytesIO()
     torch.save(blob, buf)
     Path(path).write_bytes(buf.getvalue())
     return hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def _stored(tensor: torch.Tensor, float16: bool) -> torch.Tensor:
+    tensor = tensor.detach().cpu().contiguous()
+    return tensor.half() if float16 and tensor.dim() >= 2 and tensor.dtype == torch.float32 else tensor
