@@ -232,6 +232,7 @@ def test_info_reports_rate_tiles_and_model(tmp_path, tiny_weights, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["bytes"] == packed.stat().st_size
     assert info["bpp"] == pytest.approx(8 * info["bytes"] / (140 * 120))
+    assert info["ratio"] == pytest.approx(140 * 120 * 2 / info["bytes"])  # uint16: raw bytes / file bytes
     assert info["tiles"]["count"] == 3 * 2
     assert info["model"]["name"] == "tiny-test"
     assert info["crs"].startswith("PROJCS")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.format.header import Header
 
@@ -32,6 +34,7 @@ def file_info(path: str | Path, names: Names | None = None) -> dict[str, Any]:
             "format_version": "{}.{}".format(*reader.version),
             "bytes": size,
             "bpp": 8 * size / (info.width * info.height),
+            "ratio": info.width * info.height * info.count * np.dtype(info.dtype).itemsize / size,
             "width": info.width,
             "height": info.height,
             "bands": info.count,
