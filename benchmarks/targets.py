@@ -4,7 +4,7 @@ For every scene and target: the quality the search chose, what it estimated, wha
 achieved (bits per valid pixel from its bytes; PSNR by decoding it, enhanced as the file says,
 and comparing with the original), the search's seconds and the whole compress's seconds.
 
-    python benchmarks/targets.py SCENE... --bpp 0.25 0.5 --psnr 30 --work scratch/targets
+    python benchmarks/targets.py SCENE... --bpp 0.2 0.4 --ratio 60 --psnr-offsets 0.5 --work scratch/targets
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ def main() -> None:
     parser.add_argument("--bpp", nargs="*", type=float, default=[])
     parser.add_argument("--ratio", nargs="*", type=float, default=[])
     parser.add_argument("--psnr", nargs="*", type=float, default=[])
+    parser.add_argument("--psnr-offsets", nargs="*", type=float, default=[],
+                        help="PSNR targets per scene: the PSNR estimated at the first rate target plus each offset "
+                             "(reachable targets without choosing them per scene)")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--work", type=Path, required=True)
     args = parser.parse_args()
@@ -56,12 +59,18 @@ def main() -> None:
     print("| scene | target | quality | estimated | achieved | error | tries × crops | search s | compress s | share |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for scene in args.scenes:
-        for target in targets:
+        scene_targets = list(targets)
+        done = 0
+        while done < len(scene_targets):
+            target = scene_targets[done]
+            done += 1
             try:
                 row = run(scene, target, args.work, args.precision)
             except Exception as exc:  # a target out of reach is a result too
                 print(f"| {scene.name} | {target} | – | – | – | {exc} | | | | |", flush=True)
                 continue
+            if done == 1 and row["estimated_psnr"] is not None:
+                scene_targets += [Target("psnr", round(row["estimated_psnr"] + d, 1)) for d in args.psnr_offsets]
             if target.kind == "psnr":
                 estimated, achieved = f"{row['estimated_psnr']:.2f} dB", f"{row['psnr']:.2f} dB"
             elif target.kind == "ratio":

@@ -26,6 +26,16 @@ def private_model_dir(tmp_path_factory, monkeypatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def fresh_model_cache():
+    """Each test loads its models afresh (a test may change how they load, e.g. by monkeypatching)."""
+    from ldmrsic_core.zoo import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def _random_tiny(folder: Path, seed: int, name: str) -> Path:
     torch.manual_seed(seed)
     path = folder / f"{name}.pt"

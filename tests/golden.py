@@ -22,6 +22,24 @@ def platform_key() -> str:
     return f"torch {torch.__version__.split('+')[0]} / {torch.backends.cpu.get_cpu_capability()}"
 
 
+def cpu_key() -> str:
+    """Where decoded pixels are bit-identical: the platform and the CPU model. Two CPUs of the same
+    vector unit can still round the float transforms differently (seen: an AMD EPYC decodes the
+    golden files one step off in 0.01% of values against the CPU they were recorded on)."""
+    return f"{platform_key()} / {_cpu_model()}"
+
+
+def _cpu_model() -> str:
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        return f"{fields['vendor_id']} family {fields['cpu family']} model {fields['model']}"
+    except (OSError, KeyError):
+        import platform
+
+        return platform.processor() or platform.machine()
+
+
 def decode_golden(path: Path) -> np.ndarray:
     """Decode as a user would (bundled models, the file's own enhancer) and return the pixels, in the
     reference float32 precision the recorded pixels were made in (bf16 rounds them otherwise)."""

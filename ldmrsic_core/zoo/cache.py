@@ -112,3 +112,10 @@ def shared_model(kind: str, model: str | Path | None, device: Any, expect_sha256
             while len(_shared) > _KEEP:
                 _shared.popitem(last=False)
     return found
+
+
+def clear() -> None:
+    """Forget every loaded model (the next use loads it again); for tests that change how models load."""
+    with _loading:
+        _loaded.clear()
+        _shared.clear()

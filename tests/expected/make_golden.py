@@ -62,7 +62,7 @@ def main() -> None:
     p.add_argument("--current", action="store_true", help="rewrite the current format's files")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT / "tests"))
-    from golden import VERSION_TEXT, decode_golden, file_sha256, platform_key, save_pixels
+    from golden import VERSION_TEXT, cpu_key, decode_golden, file_sha256, platform_key, save_pixels
 
     GOLDEN.mkdir(exist_ok=True)
     versions = {**RELEASES, VERSION_TEXT: None}
@@ -77,7 +77,8 @@ def main() -> None:
             save_pixels(target.with_suffix(".npz"), pixels)
             record[target.name] = {"format": version, "written_by": commit or "this checkout",
                                    "source": fixture, "options": options, "file_sha256": file_sha256(target),
-                                   "pixels_sha256": file_sha256(None, pixels), "platform": platform_key()}
+                                   "pixels_sha256": file_sha256(None, pixels), "platform": platform_key(),
+                                   "pixels_sha256_on": {cpu_key(): file_sha256(None, pixels)}}
             print(f"{target.name}: {target.stat().st_size} bytes, pixels {record[target.name]['pixels_sha256'][:16]}")
     (HERE / "golden.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
