@@ -26,7 +26,7 @@ from ldmrsic_core.bands import group_bands
 from ldmrsic_core.evaluation.runner import Image, read_image, run_classic, run_learned, scores
 
 #: JPEG2000 rate tries, and WebP quality bisection steps.
-JPEG2000_TRIES = 5
+JPEG2000_TRIES = 8
 WEBP_STEPS = 7
 
 
@@ -67,15 +67,19 @@ def _jpeg2000_at(image: Image, goal: int) -> tuple[int, np.ndarray, float, float
     """JPEG2000 at the largest size not above ``goal`` bytes that a few rate corrections find."""
     groups = len(group_bands(image.unit.shape[0]))
     bpp = 8 * goal / image.pixels / groups  # per coded group, as run_classic sets it
-    best = None
+    below, above = None, None  # (setting, result) nearest the goal on each side
     for _ in range(JPEG2000_TRIES):
         result = run_classic("jpeg2000", image, bpp)
-        if result[0] <= goal and (best is None or result[0] > best[0]):
-            best = result
-        if 0.98 * goal <= result[0] <= goal:
+        if result[0] <= goal:
+            if below is None or result[0] > below[1][0]:
+                below = (bpp, result)
+        elif above is None or bpp < above[0]:
+            above = (bpp, result)
+        if result[0] >= 0.98 * goal and result[0] <= goal:
             break
-        bpp *= 0.99 * goal / result[0]
-    return best if best is not None else result
+        # the rate control is coarse: bisect once a setting above and one below are known
+        bpp = (below[0] + above[0]) / 2 if below and above else bpp * 0.99 * goal / result[0]
+    return below[1] if below is not None else result
 
 
 def _webp_at(image: Image, goal: int) -> tuple[int, np.ndarray, float, float] | None:
@@ -112,8 +116,10 @@ def verdict(rows: list[Row]) -> str:
     for r in rows[2:]:
         gap = ours.psnr - r.psnr
         word = "ahead of" if gap > 0.05 else "behind" if gap < -0.05 else "level with"
+        fewer = 100 * (1 - r.bytes / ours.bytes)
+        bytes_note = f", with {fewer:.0f}% fewer bytes" if fewer > 2 else ""
         out.append(f"at {ours.bpp:.3f} bpp ldmrsic-geo is {abs(gap):.2f} dB {word} {r.codec.split(' ')[0]} "
-                   f"({ours.psnr:.2f} against {r.psnr:.2f} dB at {r.bpp:.3f} bpp)")
+                   f"({ours.psnr:.2f} against {r.psnr:.2f} dB at {r.bpp:.3f} bpp{bytes_note})")
     return "; ".join(out)
 
 
