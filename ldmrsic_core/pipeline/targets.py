@@ -4,11 +4,12 @@ A target (``--bpp``, ``--ratio`` or ``--psnr``) is met by a search over the qual
 a sample of the scene: up to 16 crops of 256² spread over it on a regular grid (nodata and all,
 so the sample weighs nodata areas as the scene does). Each crop's latent is computed once; each
 quality tried codes every crop with the codec's entropy model into real rANS streams (the float
-model: the exact one the file will use gives the same sizes to within about 0.1%) and, for a
+model: the exact one the file will use gave the same stream sizes wherever compared) and, for a
 PSNR target, reconstructs it from the quantised latent and enhances it as decoding will. The
-scene's file size is then estimated tile by tile from the sample's bytes per coded pixel, plus
-the container's own bytes. Rate grows with quality, so a secant search on log-rate (or on PSNR)
-brackets the target in a few tries. The figures reported after compressing are the real file's;
+scene's file size is then estimated tile by tile from the sample's bytes per valid coded pixel
+(each tile's valid share counted from the masks; nodata costs next to nothing) and a fixed cost
+per stream, plus the container's own bytes. Rate grows with quality, so a regula falsi search
+(Illinois) on log-rate (or on PSNR) brackets the target in a few tries. The figures reported after compressing are the real file's;
 the PSNR stays an estimate (the original is not decoded again).
 """
 
