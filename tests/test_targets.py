@@ -65,10 +65,9 @@ def _search(path, weights, with_enhancer=None) -> TargetSearch:
         from ldmrsic_core.bands import default_mapping
         mappings = [default_mapping("uint8", 0, 255)] * 3
         plan = TilePlan(src.height, src.width, TILING["tile"], TILING["overlap"])
-        owned = [plan.owned(i) for i in range(len(plan))]
-        tile_valid = [n / (b.rows.length * b.cols.length) for n, b in zip(valid_counts(src, bands, owned), owned)]
+        owned_valid = valid_counts(src, bands, [plan.owned(i) for i in range(len(plan))])
         return TargetSearch(codec.model, torch.device("cpu"), crops, mappings, [[0, 1, 2]], "uint8", plan,
-                            tile_valid, src.height * src.width * 3, lambda lengths: 100, with_enhancer)
+                            owned_valid, src.height * src.width * 3, lambda lengths: 100, with_enhancer)
 
 
 def test_estimated_rate_grows_with_quality(scene, tiny_weights):

@@ -96,7 +96,7 @@ def _webp_at(image: Image, goal: int) -> tuple[int, np.ndarray, float, float] | 
             hi = mid
         if hi - lo <= 1:
             break
-    return best if best is not None else None
+    return best
 
 
 def table(rows: list[Row]) -> str:

@@ -110,10 +110,10 @@ def compress_raster(
     check_output(output_path, overwrite, (source,))  # fail fast; atomic_output checks again at the end
     quality = check_quality(quality) if target is None else defaults.QUALITY
     validate(tile, overlap)
-    codec = shared_model("codec", model, resolve_device(device))
+    torch_device = resolve_device(device)
+    codec = shared_model("codec", model, torch_device)
     codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
-    enhancement, enhancer_model = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer,
-                                                   resolve_device(device))
+    enhancement, enhancer_model = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer, torch_device)
     with bounded_gdal_cache(), open_source(source) as src:
         selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)
         info = describe(src, selected)
@@ -126,14 +126,12 @@ def compress_raster(
             crops = sample_scene(lambda box: read_pixels(src, selected, box), info.height, info.width,
                                  min(tile, SAMPLE_CROP))
             owned = [plan.owned(i) for i in range(len(plan))]
-            tile_valid = ([1.0] * len(plan) if info.mask_kind == MaskKind.NONE else
-                          [n / (b.rows.length * b.cols.length) for n, b in zip(valid_counts(src, selected, owned),
-                                                                               owned)])
+            owned_valid = ([b.rows.length * b.cols.length for b in owned] if info.mask_kind == MaskKind.NONE
+                           else valid_counts(src, selected, owned))
             choice = TargetSearch(
-                codec.model, resolve_device(device), crops, mappings, [list(g) for g in groups], info.dtype, plan,
-                tile_valid, _raw_bytes(info),
-                lambda lengths: container_bytes(header, lengths, bundled_hashes()),
-                _estimate_enhancement(enhancer_model, groups, resolve_device(device), precision),
+                codec.model, torch_device, crops, mappings, [list(g) for g in groups], info.dtype, plan,
+                owned_valid, _raw_bytes(info), lambda lengths: container_bytes(header, lengths, bundled_hashes()),
+                _estimate_enhancement(enhancer_model, groups, torch_device, precision),
             ).search(target)
             quality = choice.quality
         settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality)

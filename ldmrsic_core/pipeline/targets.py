@@ -9,8 +9,9 @@ PSNR target, reconstructs it from the quantised latent and enhances it as decodi
 scene's file size is then estimated tile by tile from the sample's bytes per valid coded pixel
 (each tile's valid share counted from the masks; nodata costs next to nothing) and a fixed cost
 per stream, plus the container's own bytes. Rate grows with quality, so a regula falsi search
-(Illinois) on log-rate (or on PSNR) brackets the target in a few tries. The figures reported after compressing are the real file's;
-the PSNR stays an estimate (the original is not decoded again).
+(Illinois) on log-rate (or on PSNR) brackets the target in a few tries. The figures reported
+after compressing are the real file's; the PSNR stays an estimate (the original is not decoded
+again).
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from typing import Callable, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ldmrsic_core.bands import ValueMapping, from_channels, to_channels
+from ldmrsic_core.bands import ValueMapping, from_channels
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import psnr
 from ldmrsic_core.format.payload import TilePayload
 from ldmrsic_core.models.codec import MAX_QUALITY, MIN_QUALITY, STRIDE, VariableRateElic
-from ldmrsic_core.pipeline.tile_codec import fill_invalid
+from ldmrsic_core.pipeline.tile_codec import codec_input, fill_invalid
 from ldmrsic_core.tiling import Box, Span, TilePlan, padded
 
 TargetKind = Literal["bpp", "ratio", "psnr"]
@@ -128,15 +128,17 @@ class TargetSearch:
 
     def __init__(self, net: VariableRateElic, device: torch.device, crops: list[tuple[np.ndarray, np.ndarray]],
                  mappings: list[ValueMapping], groups: list[list[int]], dtype: str, plan: TilePlan,
-                 tile_valid: list[float], raw_bytes: int, overhead: Callable[[list[int]], int],
+                 owned_valid: list[int], raw_bytes: int, overhead: Callable[[list[int]], int],
                  enhance: Callable[[np.ndarray, float], np.ndarray] | None = None):
-        """``crops``: (values, valid) of each sampled crop; ``tile_valid``: the share of each tile's
-        owned pixels valid in some band; ``raw_bytes``: the scene's uncompressed size; ``overhead``:
+        """``crops``: (values, valid) of each sampled crop; ``owned_valid``: how many pixels of each
+        tile's owned box are valid in some band; ``raw_bytes``: the scene's uncompressed size; ``overhead``:
         the container's bytes for given tile payload lengths; ``enhance(unit, quality)``: what
         decoding applies to a decoded tile (None: nothing)."""
         self.net, self.device, self.mappings, self.groups, self.dtype = net, device, mappings, groups, dtype
-        self.plan, self.tile_valid, self.raw_bytes = plan, tile_valid, raw_bytes
-        self.valid_pixels = max(1.0, sum(share * _owned(plan.owned(i)) for i, share in enumerate(tile_valid)))
+        self.plan, self.raw_bytes = plan, raw_bytes
+        self.tile_valid = [n / (b.rows.length * b.cols.length) for n, b in zip(owned_valid, map(plan.owned,
+                                                                                                range(len(plan))))]
+        self.valid_pixels = max(1, sum(owned_valid))
         self.overhead, self.enhance = overhead, enhance
         self.crops = [_Crop(v, ok, self._latents(v, ok)) for v, ok in crops]
         self.tried: dict[float, Estimate] = {}
@@ -147,13 +149,7 @@ class TargetSearch:
         if not valid.any():
             return []
         unit = fill_invalid(np.stack([m.to_unit(v) for m, v in zip(self.mappings, values)]), valid)
-        h, w = unit.shape[1:]
-        out = []
-        for group in self.groups:
-            x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group)))[None].to(self.device)
-            x = F.pad(x, (0, padded(w, STRIDE) - w, 0, padded(h, STRIDE) - h), mode="replicate")
-            out.append(self.net.analyse(x))
-        return out
+        return [self.net.analyse(codec_input(unit, group, self.device)) for group in self.groups]
 
     @torch.no_grad()
     def estimate(self, quality: float, with_psnr: bool) -> Estimate:
@@ -230,27 +226,27 @@ class TargetSearch:
         goal = self._goal(target)
         tolerance = PSNR_TOLERANCE if with_psnr else math.log1p(RATE_TOLERANCE)
 
-        tried: dict[float, float] = {}
+        scores: dict[float, float] = {}
 
         def score(q: float) -> float:  # increasing in quality, 0 at the target
             e = self.estimate(q, with_psnr)
-            tried[q] = (e.psnr - goal) if with_psnr else math.log(e.bpp / goal)
-            return tried[q]
+            scores[q] = (e.psnr - goal) if with_psnr else math.log(e.bpp / goal)
+            return scores[q]
 
         score(3.0)
         slope = PSNR_SLOPE if with_psnr else LOG_RATE_SLOPE
         weight = {}  # Illinois: an end of the bracket kept twice counts half as much each time
-        while len(tried) < MAX_TRIES:
-            best = min(tried, key=lambda q: abs(tried[q]))
-            if abs(tried[best]) <= tolerance:
+        while len(scores) < MAX_TRIES:
+            best = min(scores, key=lambda q: abs(scores[q]))
+            if abs(scores[best]) <= tolerance:
                 break
-            below = {q: s for q, s in tried.items() if s < 0}
-            above = {q: s for q, s in tried.items() if s >= 0}
+            below = {q: s for q, s in scores.items() if s < 0}
+            above = {q: s for q, s in scores.items() if s >= 0}
             lo, hi = max(below, default=None), min(above, default=None)
             if lo is not None and hi is not None:
                 if hi - lo <= QUALITY_STEP:
                     break
-                f_lo, f_hi = tried[lo] * weight.get(lo, 1.0), tried[hi] * weight.get(hi, 1.0)
+                f_lo, f_hi = scores[lo] * weight.get(lo, 1.0), scores[hi] * weight.get(hi, 1.0)
                 nxt = lo - f_lo * (hi - lo) / (f_hi - f_lo)
                 nxt = min(max(nxt, lo + QUALITY_STEP / 2), hi - QUALITY_STEP / 2)
                 kept = lo if score(nxt) >= 0 else hi  # the end that stays in the bracket
@@ -259,15 +255,15 @@ class TargetSearch:
             if hi is None:  # every try is below the target: step up
                 if lo == MAX_QUALITY:
                     self._out_of_reach(target, with_psnr)
-                nxt = min(MAX_QUALITY, lo - tried[lo] / _slope(below, slope))
+                nxt = min(MAX_QUALITY, lo - scores[lo] / _slope(below, slope))
             else:  # every try is above the target: step down
                 if hi == MIN_QUALITY:
                     self._out_of_reach(target, with_psnr)
-                nxt = max(MIN_QUALITY, hi - tried[hi] / _slope(above, slope))
+                nxt = max(MIN_QUALITY, hi - scores[hi] / _slope(above, slope))
             score(nxt)
-        q = min(tried, key=lambda k: abs(tried[k]))
+        q = min(scores, key=lambda k: abs(scores[k]))
         estimate = self.estimate(q, with_psnr or self.enhance is not None)
-        return TargetChoice(target, q, estimate, len(self.crops), len(tried), time.perf_counter() - start)
+        return TargetChoice(target, q, estimate, len(self.crops), len(scores), time.perf_counter() - start)
 
     def _goal(self, target: Target) -> float:
         if target.kind == "ratio":  # raw / file = ratio  →  bits per valid pixel of that file size
@@ -294,10 +290,6 @@ def _slope(points: dict[float, float], prior: float) -> float:
         if q1 != q2 and (s2 - s1) / (q2 - q1) > 0:
             return (s2 - s1) / (q2 - q1)
     return prior
-
-
-def _owned(box: Box) -> int:
-    return box.rows.length * box.cols.length
 
 
 def _area(box: Box) -> int:

@@ -32,16 +32,20 @@ class CodedGroups:
     checksums: tuple[int, ...] | None
 
 
+def codec_input(unit: np.ndarray, group: list[int], device: torch.device) -> torch.Tensor:
+    """One band group of a tile (B×h×w, [0, 1]) as the codec's 1×3×H×W input, padded to its stride."""
+    h, w = unit.shape[1:]
+    x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group)))[None].to(device)
+    return F.pad(x, (0, padded(w, STRIDE) - w, 0, padded(h, STRIDE) - h), mode="replicate")
+
+
 @torch.no_grad()
 def encode_groups(net: VariableRateElic, unit: np.ndarray, groups: list[list[int]], quality: float,
                   device: torch.device, exact: bool = True) -> CodedGroups:
     """Bands (B×h×w, [0, 1]) → codec streams per band group (entropy parameters exact unless told)."""
-    h, w = unit.shape[1:]
     streams, checksums = [], []
     for group in groups:
-        x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group)))[None].to(device)
-        x = F.pad(x, (0, padded(w, STRIDE) - w, 0, padded(h, STRIDE) - h), mode="replicate")
-        out = net.compress(x, quality, exact=exact)
+        out = net.compress(codec_input(unit, group, device), quality, exact=exact)
         streams.append([s[0] for s in out["strings"]])
         checksums.append(out.get("checksum"))
     return CodedGroups(streams, tuple(checksums) if exact else None)
