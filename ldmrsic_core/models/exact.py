@@ -6,8 +6,9 @@ checkerboard context). In ordinary float arithmetic the result depends on the de
 library, the thread count and the summation order; when a scale lands in another CDF bin
 than on the encoder, the rest of the tile decodes to garbage (CompressAI issues #279, #309).
 
-Here those networks run as fixed-point integer networks carried in float64 (on the CPU, or on the
-model's GPU with cuDNN off for them, so that only multiply-add algorithms run: no FFT or Winograd)::
+Here those networks run as fixed-point integer networks carried in float64 (on the model's GPU
+with cuDNN off for them, so that only multiply-add algorithms run: no FFT or Winograd; on the CPU
+the k×k convolutions as int8 GEMMs of the same integers, :mod:`ldmrsic_core.models.exact_int`)::
 
     input ──► round to 2⁻ᴳ, clamp ±A ──► conv (weights on 2⁻ᵉᶜ per output channel,
               bias on 2⁻⁽ᴳ⁺ᵉᶜ⁾) ──► round to 2⁻ᴳ, clamp ±A ──► ReLU ──► …
@@ -40,6 +41,7 @@ from compressai.latent_codecs import ChannelGroupsLatentCodec
 from torch import Tensor, nn
 
 from ldmrsic_core.errors import ExactArithmeticError
+from ldmrsic_core.models.exact_int import attach_integer_conv, integer_eligible
 
 #: A change to any constant here needs a new ``ldmrsic_core.format.header.ENTROPY_SCHEME`` name.
 #: Activations, scales and means live on the grid 2^-GRID_BITS.
@@ -72,8 +74,9 @@ def _round_to(x: Tensor, bits: Tensor) -> Tensor:
     return torch.round(x * step) / step
 
 
-def quantize_layer(layer: nn.Conv2d | nn.ConvTranspose2d) -> None:
-    """Snap ``layer``'s float64 weights (per output channel) and bias so its sums are exact."""
+def quantize_layer(layer: nn.Conv2d | nn.ConvTranspose2d) -> Tensor:
+    """Snap ``layer``'s float64 weights (per output channel) and bias so its sums are exact; returns
+    each output channel's fraction bits ``e_c`` (weights on 2^-e_c, bias on 2^-(GRID_BITS + e_c))."""
     weight = layer.weight.data
     if isinstance(layer, nn.ConvTranspose2d):  # in × out × kh × kw
         per_out = weight.transpose(0, 1)
@@ -97,6 +100,7 @@ def quantize_layer(layer: nn.Conv2d | nn.ConvTranspose2d) -> None:
     layer.weight.data = snapped.transpose(0, 1).contiguous() if isinstance(layer, nn.ConvTranspose2d) else snapped
     if layer.bias is not None:
         layer.bias.data = _round_to(bias, bits + GRID_BITS)
+    return bits
 
 
 def _grid_input(_module: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -116,10 +120,13 @@ def exact_latent_codec(latent_codec: nn.Module, device: torch.device | str = "cp
     from several threads at once: nothing in it depends on torch's (global) default dtype.
     """
     exact = copy.deepcopy(latent_codec).to("cpu", torch.float64).eval()
+    on_cpu = torch.device(device).type == "cpu"
     for name, module in exact.named_modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and not name.startswith(ENCODER_ONLY):
-            quantize_layer(module)
-            if _splittable(module):
+            bits = quantize_layer(module)
+            if on_cpu and integer_eligible(module):
+                attach_integer_conv(module, GRID_BITS, bits)
+            elif _splittable(module):
                 module.forward = types.MethodType(_halves_conv, module)
             module.register_forward_pre_hook(_grid_input)
             module.register_forward_hook(_grid_output)

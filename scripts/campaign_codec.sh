@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One stretch of the codec campaign (issue 17) on the CPU, next to other work: one thread by
+# default, nice 19, passive OpenMP waits (DEVELOPERS.md says why). The data comes from
+# scripts/campaign_data.sh; the run folder lives outside the work tree.
+#   INIT=elic-small-mix-2 RUN=codec-campaign-3 STEPS=4800 scripts/campaign_codec.sh          start
+#   RUN=codec-campaign-3 STEPS=4800 scripts/campaign_codec.sh --resume                       continue
+# The learning rate is constant, then a cosine decay over the last quarter of STEPS; a resume
+# may change STEPS (the decay moves with it). Stop with kill -INT (the last step is saved).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+CACHE=${CACHE:-$HOME/.cache/ldmrsic-geo}
+RUN=${RUN:?name the run folder under $CACHE/runs}
+STEPS=${STEPS:?total steps}
+THREADS=${THREADS:-1}
+if [ "${1:-}" = "--resume" ]; then
+    start=(--resume)
+else
+    start=(--init "${INIT:?INIT: the exported codec to warm-start from (or pass --resume)}")
+fi
+export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS
+exec nice -n 19 ldmrsic-geo --quiet train --stage codec --tiles "$CACHE/data/mix-1" \
+    --out "$CACHE/runs/$RUN" "${start[@]}" --config elic-small --steps "$STEPS" \
+    --batch 8 --crop 128 --lr 1e-4 --warmup 200 --val ../shared/data/ucmerced/val --val-limit 21 \
+    --val-every 1000 --ckpt-every 250 --threads "$THREADS"
