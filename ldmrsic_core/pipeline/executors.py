@@ -30,8 +30,10 @@ SCHEDULER_TIMEOUT = "10s"
 #: torch threads of every job's model calls, whatever the number of jobs or workers: the same
 #: tile can come out with other bits on another thread count (measured with oneDNN: 1, 2 and 3
 #: threads give three different results for the codec's transforms and the enhancer; see
-#: benchmarks/pipeline_choices.py). More cores are used by running more jobs at once.
-JOB_THREADS = 2
+#: benchmarks/pipeline_choices.py). More cores are used by running more jobs at once: one thread
+#: each, because a job of two threads waits for both at every step, and next to another busy
+#: program that made a 2048² compress 9× slower (BENCHMARKS.md, "The CPU path, 2026-12-02 (2)").
+JOB_THREADS = 1
 
 
 @dataclass(frozen=True)
