@@ -63,6 +63,8 @@ class GDFN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.dw(self.expand(x)).chunk(2, dim=1)
+        if not a.is_contiguous():  # a channel slice of a channels-last map (bf16): GELU on it runs 10× slower
+            a = a.contiguous(memory_format=torch.channels_last)
         return self.reduce(F.gelu(a) * b)
 
 
