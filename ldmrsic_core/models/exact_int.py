@@ -21,6 +21,7 @@ faster this way and keep the float64 convolution, as do strided ones.
 
 from __future__ import annotations
 
+import functools
 import types
 
 import torch
@@ -29,6 +30,17 @@ from torch import Tensor, nn
 
 #: |digit| ≤ 128, so one digit-pair sum stays inside int32 while fan-in · 128² < 2³¹.
 MAX_FAN_IN = 2**17 - 1
+
+
+@functools.cache
+def integer_gemm_available() -> bool:
+    """Whether this torch multiplies int8 matrices exactly on the CPU (``torch._int_mm``; otherwise the
+    float64 convolutions run, with the same results)."""
+    try:
+        a = torch.arange(-64, 64, dtype=torch.int8).reshape(32, 4).repeat(1, 8)
+        return torch.equal(torch._int_mm(a, a.t().contiguous()), a.int() @ a.t().int())
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
 
 
 def digit_count(largest: int) -> int:
