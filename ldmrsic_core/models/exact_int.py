@@ -1,4 +1,4 @@
-"""The exact convolutions as int8 GEMMs on the CPU: the same numbers, three to four times faster.
+"""The exact convolutions as int8 GEMMs on the CPU: the same numbers, up to four times faster.
 
 In the fixed-point networks of :mod:`ldmrsic_core.models.exact` an activation is an integer ``a``
 times 2⁻ᴳ and a weight of output channel ``c`` an integer ``w`` times 2⁻ᵉᶜ, and every sum
@@ -11,9 +11,10 @@ below 2¹⁷) and the pairs are recombined in int64::
     a = Σᵢ 256ⁱ·aᵢ,  w = Σⱼ 256ʲ·wⱼ   ──►   Σ w·a = Σᵢⱼ 256ⁱ⁺ʲ · (wⱼ ⊛ aᵢ)
 
 The weights' digits are made once; the activations' digit count follows the largest value of each
-call (2 for the shipped models' usual activations, at most 4 for the ±2¹⁴ clamp). An int8 GEMM
-runs 15–18× faster than a float64 one on an AVX-512 CPU and the digits multiply the work by 4–6:
-measured 3–4× on the 5×5 context convolutions (BENCHMARKS.md, "The CPU path"). Stride-1 transposed
+call (2–3 for the shipped models' activations, at most 4 for the ±2¹⁴ clamp). On the AMD EPYC
+measured, an int8 GEMM ran 18× faster than a float64 one (MKL's float64 runs at AVX2 speed there)
+and the digits multiply the work by 4–6: the 5×5 context convolutions ran 1.6–4.4× faster, the whole
+exact model 1.4–1.7× (BENCHMARKS.md, "The CPU path, 2026-12-02 (2)"). Stride-1 transposed
 convolutions are the convolution with the flipped kernel; the checkerboard context's masked taps are
 left out of the GEMM; an all-zero input (the anchors' empty context) costs no GEMM. 1×1 layers are not
 faster this way and keep the float64 convolution, as do strided ones.
