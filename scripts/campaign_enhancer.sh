@@ -22,8 +22,9 @@ case "$STAGE" in
     ldm) init=(--init "$RUNS/$RUN-prior") ;;
     *) echo "stage must be prior or ldm, not $STAGE" >&2; exit 2 ;;
 esac
-if [ "${2:-}" = "--resume" ]; then init=(--resume); fi
-if [ "$STAGE" = ldm ] && [ "${2:-}" = "--resume" ]; then init=(--resume --init "$RUNS/$RUN-prior"); fi
+if [ "${2:-}" = "--resume" ]; then  # Stage II names its Stage I run even when resuming
+    if [ "$STAGE" = prior ]; then init=(--resume); else init+=(--resume); fi
+fi
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS
 exec nice -n 19 ldmrsic-geo --quiet train --stage "$STAGE" --source ldmrsic --codec "$CODEC" "${init[@]}" \
     --config men-small --tiles ../shared/data/ucmerced/train --tiles-limit "${TILES_LIMIT:-490}" \

@@ -123,14 +123,14 @@ def _integer_forward(self: nn.Module, x: Tensor) -> Tensor:
     ints = torch.round(x * float(2**self._int_grid_bits)).to(torch.int64)  # exact: x is on the grid
     largest = int(ints.abs().max()) if ints.numel() else 0
     acc = torch.zeros((n, out_channels, oh * ow), dtype=torch.int64)
-    shifts = self._int_weight_count
+    weight_digits = self._int_weight_count
     for i, plane in enumerate(balanced_digits(ints, digit_count(largest)) if largest else []):
         padded = F.pad(plane, (pw, pw, ph, ph))
         for b in range(n):  # im2col over the kernel's taps, rows ordered as the weights' (channel, tap)
             cols = torch.stack([padded[b, :, y:y + oh, x0:x0 + ow] for y, x0 in self._int_taps], dim=1)
             products = torch._int_mm(self._int_weight_digits, cols.reshape(-1, oh * ow))
-            products = products.view(shifts, out_channels, oh * ow)
-            for j in range(shifts):
+            products = products.view(weight_digits, out_channels, oh * ow)
+            for j in range(weight_digits):
                 acc[b] += products[j].to(torch.int64) << (8 * (i + j))
     out = acc.to(torch.float64) * self._int_out_scale  # exact: |sum| < 2^51, times a power of two
     if self.bias is not None:
