@@ -23,6 +23,18 @@ def test_decoder_reproduces_the_encoders_reconstruction(tiny_weights, quality, e
     assert dec.get("checksum") == enc.get("checksum") and (enc.get("checksum") is not None) == exact
 
 
+@pytest.mark.parametrize("exact", [False, True])
+def test_coding_leaves_the_weights_in_place_so_jobs_can_share_one_model(tiny_weights, exact):
+    # Tile jobs run on threads with one model: a forward that rebinds a weight (CompressAI's masked
+    # convolution did, at every call) lets another thread's convolution read freed memory.
+    net = load_codec(tiny_weights).model
+    before = {name: (p.data_ptr(), p._version) for name, p in net.named_parameters()}
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    enc = net.compress(x, 3.0, exact=exact)
+    net.decompress(enc["strings"], net.latent_shape(64, 64), 3.0, exact=exact)
+    assert {name: (p.data_ptr(), p._version) for name, p in net.named_parameters()} == before
+
+
 def test_tiles_of_any_size_are_padded_and_cropped(tiny_weights):
     net = load_codec(tiny_weights).model
     unit = np.random.default_rng(0).random((4, 37, 101)).astype(np.float32)

@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 import torch
+from compressai.layers import CheckerboardMaskedConv2d
 from compressai.models import Elic2022Official
 from torch import Tensor, nn
 
@@ -70,6 +71,16 @@ def _bracket(quality: float) -> tuple[int, int, float]:
     return lo, hi, quality - (lo + 1)
 
 
+class ThreadSafeCheckerboardConv(CheckerboardMaskedConv2d):
+    """CompressAI's checkerboard-masked convolution without the side effect of its ``forward``,
+    which rebinds ``weight.data`` to ``weight · mask`` at every call: with one model shared by a
+    pool of tile jobs, a call could then read weights another thread had just replaced (format-1
+    files decoded to garbage in about one tile of 60 with two jobs). Same outputs, same state dict."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
 class VariableRateElic(Elic2022Official):
     """ELIC with per-quality gain vectors so one model covers quality 1.0–5.0.
 
@@ -82,6 +93,9 @@ class VariableRateElic(Elic2022Official):
 
     def __init__(self, N: int, M: int, groups: list[int], num_qualities: int = len(LAMBDAS)):
         super().__init__(N=N, M=M, groups=groups)
+        for module in self.modules():
+            if type(module) is CheckerboardMaskedConv2d:
+                module.__class__ = ThreadSafeCheckerboardConv
         # High-rate theory: the best quantisation step scales like 1/sqrt(λ); start there.
         lambdas = torch.tensor(LAMBDAS[:num_qualities], dtype=torch.float64)
         log_gain = 0.5 * (lambdas.log() - lambdas.log().mean())
