@@ -79,9 +79,9 @@ def main() -> None:
             y_other = float_latent(net, enc_f["strings"], shape, reorder=True)
             gap = float((y_ref - y_other).abs().max())
             with other_summation_order(net.exact_latent_codec()):
-                other_x = net.decompress(enc_x["strings"], shape, q, exact=True)["checksum"]
+                other_x = net.decompress(enc_x["strings"], shape, q, exact=True)["checksums"]
             torch.set_num_threads(args.other_threads)
-            threads_x = net.decompress(enc_x["strings"], shape, q, exact=True)["checksum"]
+            threads_x = net.decompress(enc_x["strings"], shape, q, exact=True)["checksums"]
             threads_f = float_latent(net, enc_f["strings"], shape, reorder=False)
             if q == 5.0:
                 exact = net.exact_latent_codec()
@@ -101,8 +101,8 @@ def main() -> None:
                 "t_enc_f": t_enc_f, "t_enc_x": t_enc_x, "t_dec_f": t_dec_f, "t_dec_x": t_dec_x,
                 "other_differs_f": gap > 0, "other_diverges_f": gap >= 0.5,
                 "threads_differs_f": not torch.equal(threads_f, y_ref),
-                "other_mismatch_x": other_x != enc_x["checksum"],
-                "threads_mismatch_x": threads_x != enc_x["checksum"],
+                "other_mismatch_x": other_x != enc_x["checksums"],
+                "threads_mismatch_x": threads_x != enc_x["checksums"],
             })
     print(f"model {codec.name} (SHA-256 {codec.sha256[:16]}…), {len(files)} images, timed on {args.threads} "
           f"thread(s), cross-check decode on {args.other_threads}; activation headroom ≥ {headroom:.1f} bits")

@@ -1,11 +1,11 @@
 """Speed and memory against scene size, side by side with GDAL's codecs, and where the time goes.
 
     python benchmarks/throughput.py --work scratch/throughput [--sizes 1024 4096 20480x1024] [--jobs 1 2]
-        [--workers 2] [--no-gdal]
+        [--workers 2] [--no-gdal] [--device cuda --tile-batch 8] [--model PATH --enhancer PATH]
 
 Inputs: ``landsat8_224078_rgb_uint16.tif`` (2041×1860, uint16) and synthetic uint8 RGB scenes of
-size² (or W×H) pixels mosaicked (mirrored, so without seams) from ``naip_rgbn_uint8_2020.tif``,
-written window by window. Ours runs once per ``--jobs`` value (tiles in flight in one process)
+size² (or W×H) pixels mosaicked (mirrored, so without seams) from ``naip_rgbn_uint8_2020.tif``
+(or ``--source``), written window by window. Ours runs once per ``--jobs`` value (tiles in flight in one process)
 and, with ``--workers N``, on a local Dask cluster of N worker processes. Every run is a child
 process: wall seconds, megapixels per second, the child's own peak RSS (VmHWM) and, on a GPU,
 the peak GPU memory torch reserved. Ours:
@@ -225,16 +225,22 @@ def main() -> None:
     parser.add_argument("--no-gdal", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--gdal-repeat", type=int, default=5, help="GDAL runs per job (the median is shown)")
+    parser.add_argument("--source", type=Path, default=SHARED / NAIP, help="RGB scene the mosaics are made of")
+    parser.add_argument("--tile-batch", type=int, default=None, help="tiles per model call (for ours)")
+    parser.add_argument("--model", default=None, help="codec name or weights file (default: the installed one)")
+    parser.add_argument("--enhancer", default=None, help="enhancer name or weights file (default: the codec's)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     inputs = [] if args.no_landsat else [(SHARED / LANDSAT, "landsat8-uint16")]
-    inputs += [(mosaic(SHARED / NAIP, args.work / f"naip-mosaic-{s}.tif", *parse_size(s)), f"mosaic-{s}")
+    inputs += [(mosaic(args.source, args.work / f"naip-mosaic-{s}.tif", *parse_size(s)), f"mosaic-{s}")
                for s in args.sizes]
-    placements = [(f"jobs {j}, {p}", {"jobs": j, "device": args.device, "precision": p})
+    models = {k: v for k, v in (("model", args.model), ("enhancer", args.enhancer), ("tile_batch", args.tile_batch))
+              if v is not None}
+    placements = [(f"jobs {j}, {p}", {"jobs": j, "device": args.device, "precision": p, **models})
                   for p in args.precisions for j in args.jobs]
     if args.workers:
         placements.append((f"Dask {args.workers} workers", {"workers": args.workers, "device": args.device,
-                                                            "precision": args.precisions[0]}))
+                                                            "precision": args.precisions[0], **models}))
     print("| input | job | MP | seconds | MP/s | peak RSS MB | peak GPU MB |", "|---|---|---|---|---|---|---|",
           sep="\n", flush=True)
     for src, name in inputs:

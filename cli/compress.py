@@ -52,7 +52,7 @@ from ldmrsic_core import defaults
 @overwrite_option
 @click.pass_context
 def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, overlap, bands, value_range, model,
-             enhancer, no_enhancer, allow_empty, device, precision, jobs, workers, scheduler, overwrite):
+             enhancer, no_enhancer, allow_empty, device, precision, jobs, workers, scheduler, tile_batch, overwrite):
     """Compress rasters (GeoTIFF or any GDAL raster) into .ldmr files.
 
     The file names the enhancement model decoding will apply (by default the installed one
@@ -76,6 +76,7 @@ def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, o
             device=device, value_range=tuple(value_range) if value_range else None,
             enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
             progress=update, jobs=jobs, workers=workers, precision=precision, scheduler=scheduler, target=target,
+            tile_batch=tile_batch,
         )
         for note in result.notes:
             echo_err(f"note: {note}")

@@ -37,7 +37,7 @@ from ldmrsic_core import defaults
 @overwrite_option
 @click.pass_context
 def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, source_bpp, device, precision,
-            jobs, workers, scheduler, overwrite):
+            jobs, workers, scheduler, tile_batch, overwrite):
     """Enhance a raster decoded by a classical codec (JPEG2000*: LDM-RSIC enhancement of
     archives that are already JPEG2000-compressed). Georeferencing and metadata are kept.
 
@@ -51,7 +51,7 @@ def enhance(ctx, input, output, source, enhancer, tile, overlap, value_range, so
                                 value_range=tuple(value_range) if value_range else None,
                                 source_bpp=source_bpp, device=device,
                                 overwrite=overwrite, progress=update, jobs=jobs, workers=workers,
-                                scheduler=scheduler, precision=precision)
+                                scheduler=scheduler, precision=precision, tile_batch=tile_batch)
     finally:
         close()
     for note in result.notes:

@@ -59,14 +59,20 @@ enhancer_option = click.option(
 
 
 def parallel_options(command):
-    """--jobs, --workers and --scheduler: where the tile jobs run (the output is the same either way)."""
+    """--jobs, --workers and --scheduler: where the tile jobs run (the output is the same either way);
+    --tile-batch: how many tiles each job puts through a model call."""
+    command = click.option("--tile-batch", type=int, default=None, metavar="N",
+                           help="Tiles per model call [default: 1 on the CPU, "
+                                f"{defaults.TILE_BATCH_GPU} on a GPU]. Bytes written can depend on it (never "
+                                "the decoded latents).")(command)
     command = click.option("--scheduler", default=None, metavar="ADDRESS",
                            help="Run the tile jobs on an existing Dask cluster (e.g. tcp://host:8786); the "
                                 "workers need ldmrsic-geo and the models installed.")(command)
     command = click.option("--workers", type=int, default=None,
                            help="Run the tile jobs on a local Dask cluster of this many worker processes.")(command)
     command = click.option("--jobs", "-j", type=int, default=None,
-                           help="Tiles coded at the same time in this process [default: half the CPU cores].")(command)
+                           help="Tile jobs at the same time in this process, one thread each "
+                                "[default: the CPU cores].")(command)
     return command
 
 

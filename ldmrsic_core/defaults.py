@@ -27,3 +27,5 @@ DEVICES = ("auto", "cpu", "cuda")
 #: float precision of the learned transforms: auto (bf16 where the device has it), fp32 or bf16.
 PRECISIONS = ("auto", "fp32", "bf16")
 PRECISION = "auto"
+#: compress/decompress: tiles per model call on a GPU (on the CPU: 1).
+TILE_BATCH_GPU = 8

@@ -20,7 +20,7 @@ def test_decoder_reproduces_the_encoders_reconstruction(tiny_weights, quality, e
     enc = net.compress(x, quality, exact=exact)
     dec = net.decompress(enc["strings"], net.latent_shape(128, 192), quality, exact=exact)
     assert torch.equal(dec["x_hat"], net.synthesize(enc["y_hat"]))
-    assert dec.get("checksum") == enc.get("checksum") and (enc.get("checksum") is not None) == exact
+    assert dec.get("checksums") == enc.get("checksums") and (enc.get("checksums") is not None) == exact
 
 
 @pytest.mark.parametrize("exact", [False, True])
@@ -39,9 +39,9 @@ def test_tiles_of_any_size_are_padded_and_cropped(tiny_weights):
     net = load_codec(tiny_weights).model
     unit = np.random.default_rng(0).random((4, 37, 101)).astype(np.float32)
     groups = [[0, 1, 2], [3]]
-    coded = encode_groups(net, unit, groups, 3.0, torch.device("cpu"))
+    [coded] = encode_groups(net, [unit], groups, 3.0, torch.device("cpu"))
     assert len(coded.streams) == 2 and len(coded.checksums) == 2
-    back, mismatched = decode_groups(net, coded, groups, (37, 101), 3.0)
+    [(back, mismatched)] = decode_groups(net, [coded], groups, (37, 101), 3.0)
     assert mismatched == []
     assert back.shape == unit.shape and back.dtype == np.float32
     assert (back >= 0).all() and (back <= 1).all()

@@ -303,7 +303,7 @@ def test_a_full_decode_decodes_and_enhances_each_tile_once(tiny_weights, paired_
     packed = compress_raster(scene, tmp_path / "s.ldmr", model=tiny_weights, tile=64, overlap=16, device="cpu").output
     enhanced = []
     real = tile_jobs.enhance_groups
-    monkeypatch.setattr(tile_jobs, "enhance_groups", lambda *a, **k: enhanced.append(a[3]) or real(*a, **k))
+    monkeypatch.setattr(tile_jobs, "enhance_groups", lambda *a, **k: enhanced.extend(a[3]) or real(*a, **k))
     result = decompress_raster(packed, tmp_path / "o.tif", model=tiny_weights, device="cpu", enhance=enhance)
     tiles = len(read_header(packed).plan)
     assert result.tiles_read == tiles

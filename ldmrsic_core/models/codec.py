@@ -28,7 +28,7 @@ from compressai.models import Elic2022Official
 from torch import Tensor, nn
 
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.models.exact import exact_arithmetic, exact_latent_codec, latent_checksum
+from ldmrsic_core.models.exact import exact_arithmetic, exact_latent_codec, latent_checksums
 from ldmrsic_core.precision import prepare, run_layers
 from ldmrsic_core.tiling import STRIDE as TILING_STRIDE
 
@@ -139,7 +139,8 @@ class VariableRateElic(Elic2022Official):
         Returns ``strings`` (a flat list, one entry per coded stream, each a list of N
         byte strings), ``shape`` and ``y_hat`` (the de-gained latent the decoder will see).
         With ``exact`` the entropy parameters are computed in exact arithmetic on the CPU
-        (:mod:`ldmrsic_core.models.exact`) and ``checksum`` is the CRC32 of the latent.
+        (:mod:`ldmrsic_core.models.exact`) and ``checksums`` are the CRC32s of each image's latent
+        (the same whether the images are coded together or one by one).
         """
         _check_size(x)
         gain, inv_gain = self.gains(quality)
@@ -152,12 +153,12 @@ class VariableRateElic(Elic2022Official):
             out = exact.compress(y.to(torch.float64))
         y_hat = out["y_hat"].to(x.dtype)
         return {"strings": out["strings"], "shape": out["shape"], "y_hat": y_hat * inv_gain,
-                "checksum": latent_checksum(out["y_hat"])}
+                "checksums": latent_checksums(out["y_hat"])}
 
     @torch.no_grad()
     def decompress(self, strings: list[list[bytes]], shape: dict[str, Any], quality: float = 3.0,  # type: ignore[override]
                    exact: bool = False) -> dict[str, Any]:
-        """Inverse of :meth:`compress`: ``x_hat`` on the model's device (and ``checksum`` with ``exact``)."""
+        """Inverse of :meth:`compress`: ``x_hat`` on the model's device (and ``checksums`` with ``exact``)."""
         _, inv_gain = self.gains(quality)
         if not exact:
             y_hat = self.latent_codec.decompress(strings, shape)["y_hat"]
@@ -165,7 +166,7 @@ class VariableRateElic(Elic2022Official):
         with exact_arithmetic(inv_gain.device):
             grid = self.exact_latent_codec().decompress(strings, shape)["y_hat"]
         y_hat = grid.to(inv_gain.dtype)
-        return {"x_hat": self.synthesize(y_hat * inv_gain), "checksum": latent_checksum(grid)}
+        return {"x_hat": self.synthesize(y_hat * inv_gain), "checksums": latent_checksums(grid)}
 
     def exact_latent_codec(self) -> nn.Module:
         """The exact-arithmetic copy of the entropy model on the model's device, built at first use

@@ -19,7 +19,7 @@ stays below 2⁵³·2⁻⁽ᴳ⁺ᵉᶜ⁾. So no operation ever rounds, and the
 number whatever the order of summation, the BLAS, the thread count or the CPU. Only the
 rounding steps we place ourselves (to the grid 2⁻ᴳ) are lossy, and they are deterministic.
 The latent ``ŷ = symbol + mean`` then lies on the grid too, and its checksum
-(:func:`latent_checksum`) is what the encoder stores per tile so that a decoder detects,
+(:func:`latent_checksums`) is what the encoder stores per tile so that a decoder detects,
 rather than hides, any difference.
 
 Encoder-only parts (``h_a``) run in plain float64: their output is transmitted, not recomputed.
@@ -176,10 +176,11 @@ def _channel_groups_decompress(self: ChannelGroupsLatentCodec, strings: list[lis
     return {"y_hat": y_hat}
 
 
-def latent_checksum(y_hat: Tensor) -> int:
-    """CRC32 of the latent's grid integers (little-endian int64), the same on every machine."""
-    ints = torch.round(y_hat.detach().to("cpu", torch.float64) * 2**GRID_BITS).to(torch.int64)
-    return zlib.crc32(np.ascontiguousarray(ints.numpy()).astype("<i8").tobytes())
+def latent_checksums(y_hat: Tensor) -> list[int]:
+    """Per image of the batch: CRC32 of its latent's grid integers (little-endian int64), the same on
+    every machine."""
+    ints = torch.round(y_hat.detach().to("cpu", torch.float64) * 2**GRID_BITS).to(torch.int64).numpy()
+    return [zlib.crc32(np.ascontiguousarray(image).astype("<i8").tobytes()) for image in ints]
 
 
 def activation_headroom(latent_codec: nn.Module, run) -> float:

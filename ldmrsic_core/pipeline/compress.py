@@ -17,10 +17,10 @@ from ldmrsic_core.format.container import ContainerWriter, container_bytes
 from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header, MaskKind, RasterInfo
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.outputs import atomic_output, check_output
-from ldmrsic_core.pipeline.executors import open_runner
+from ldmrsic_core.pipeline.executors import open_runner, resolve_tile_batch
 from ldmrsic_core.pipeline.targets import SAMPLE_CROP, Target, TargetChoice, TargetSearch, sample_scene
 from ldmrsic_core.pipeline.tile_codec import enhance_groups
-from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tile
+from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tiles
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
     describe,
@@ -88,6 +88,7 @@ def compress_raster(
     scheduler: str | None = None,
     precision: str = defaults.PRECISION,
     target: Target | tuple[str, float] | None = None,
+    tile_batch: int | None = None,
 ) -> CompressResult:
     """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``).
 
@@ -96,7 +97,9 @@ def compress_raster(
     without any valid pixel is refused unless ``allow_empty`` (then only its grid and metadata
     are stored). Tiles are read ahead and coded as jobs: ``jobs`` at a time in this process, or on
     a Dask cluster (``workers`` local worker processes, or the one at ``scheduler``); the file's
-    bytes are the same either way. ``precision`` is that of the float analysis transform
+    bytes are the same either way. Each job codes ``tile_batch`` tiles (default: 1 on the CPU,
+    :data:`defaults.TILE_BATCH_GPU` on a GPU) in one model call per step; the bytes may depend on it.
+    ``precision`` is that of the float analysis transform
     (:mod:`ldmrsic_core.precision`: ``auto`` is bf16 where the device has it); the bytes depend on
     it and on the device, and the file decodes on any machine either way. With a ``target`` (a file
     size or PSNR, :mod:`ldmrsic_core.pipeline.targets`) the quality is chosen by a search on a sample
@@ -111,6 +114,7 @@ def compress_raster(
     quality = check_quality(quality) if target is None else defaults.QUALITY
     validate(tile, overlap)
     torch_device = resolve_device(device)
+    batch = resolve_tile_batch(tile_batch, torch_device)
     codec = shared_model("codec", model, torch_device)
     codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
     enhancement, enhancer_model = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer, torch_device)
@@ -140,14 +144,14 @@ def compress_raster(
             for index in range(len(plan)):
                 extent = plan.extent(index)
                 values, valid = read_pixels(src, selected, extent)
-                yield settings, values, valid, plan.owned(index).relative_to(extent)
+                yield values, valid, plan.owned(index).relative_to(extent)
 
         clipped = np.zeros(info.count, dtype=np.int64)
         any_valid, valid_pixels = False, 0
         with open_runner(jobs, workers, scheduler) as runner, \
                 atomic_output(output_path, overwrite, inputs=(source,)) as tmp, \
                 ContainerWriter(tmp, len(plan)) as writer:
-            for index, coded in enumerate(runner.map_ordered(encode_tile, tile_jobs())):
+            for index, coded in enumerate(runner.map_batched(encode_tiles, settings, tile_jobs(), batch)):
                 writer.add_tile(index, coded.payload)
                 clipped += coded.clipped
                 any_valid = any_valid or coded.any_valid
@@ -210,6 +214,6 @@ def _estimate_enhancement(loaded: LoadedEnhancer | None, groups, device, precisi
 
     def enhance(unit: np.ndarray, quality: float) -> np.ndarray:
         level = quality_level(quality) if loaded.conditioned else None
-        return enhance_groups(loaded.model, unit, [list(g) for g in groups], 0, device, level)
+        return enhance_groups(loaded.model, [unit], [list(g) for g in groups], [0], device, level)[0]
 
     return enhance

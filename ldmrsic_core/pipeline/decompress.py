@@ -18,15 +18,16 @@ from rasterio.transform import Affine
 
 from ldmrsic_core import defaults
 from ldmrsic_core.block_writer import BlockWriter
+from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.errors import DamagedTileError, InputError
 from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.format.header import Header, MaskKind, exact_entropy
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.pipeline.blending import blend
-from ldmrsic_core.pipeline.executors import TileRunner, open_runner
+from ldmrsic_core.pipeline.executors import TileRunner, open_runner, resolve_tile_batch
 from ldmrsic_core.pipeline.schedule import OrderedResults, Stripe, context_box, stripe_columns, stripes, use_counts
-from ldmrsic_core.pipeline.tile_jobs import DecodedTile, DecodeSettings, EnhanceSettings, decode_tile, enhance_tile
+from ldmrsic_core.pipeline.tile_jobs import DecodedTile, DecodeSettings, EnhanceSettings, decode_tiles, enhance_tiles
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
     check_creation_options,
@@ -80,13 +81,17 @@ def decompress_raster(
     scheduler: str | None = None,
     precision: str = defaults.PRECISION,
     creation_options: dict[str, str] | None = None,
+    tile_batch: int | None = None,
 ) -> DecompressResult:
     """Decode an ``.ldmr`` file to a tiled GeoTIFF (or a COG), optionally only inside ``bbox``.
 
     With ``enhance`` (the default) the decoded tiles go through the LDM-RSIC enhancement the
     file names (or ``enhancer``); its noise is seeded per tile, so output pixels are reproducible.
     Tiles are decoded as jobs: ``jobs`` at a time in this process, or on a Dask cluster (``workers``
-    local worker processes, or the one at ``scheduler``); the output is the same either way.
+    local worker processes, or the one at ``scheduler``); the output is the same either way. Each job
+    decodes ``tile_batch`` tiles (default: 1 on the CPU, :data:`defaults.TILE_BATCH_GPU` on a GPU)
+    together, one model call per step of the context model for all of them; the latents never
+    depend on it, the pixels may in their last bits.
     ``precision`` is that of the synthesis transform and the enhancer (:mod:`ldmrsic_core.precision`);
     it changes pixels in their last bits, never the decoded latents. ``creation_options`` (GDAL's,
     lower-case keys: ``{"compress": "zstd"}``) replace the output's defaults (tiled 256², DEFLATE with
@@ -94,6 +99,7 @@ def decompress_raster(
     """
     source, target = Path(input), Path(output)
     check_output(target, overwrite, (source,))  # fail fast; atomic_output checks again at the end
+    batch = resolve_tile_batch(tile_batch, resolve_device(device))
     with ContainerReader(source, installed_names()) as reader:
         header = reader.typed_header
         if len(reader.entries) != len(header.plan):
@@ -125,7 +131,7 @@ def decompress_raster(
         total = sum(1 for _ in header.plan.output_windows(box))
         with open_runner(jobs, workers, scheduler) as runner, bounded_gdal_cache(), \
                 atomic_output(target, overwrite, inputs=(source,)) as tmp:
-            source_of_windows = _WindowSource(reader, header, runner, decode, enhance_settings, allow_damaged)
+            source_of_windows = _WindowSource(reader, header, runner, decode, enhance_settings, allow_damaged, batch)
             tiff = temporary_sibling(target, ".tif.part") if cog else tmp
             try:
                 with write_errors(target), open_geotiff(tiff, profile) as dst:
@@ -154,8 +160,8 @@ class _WindowSource:
     tiles are decoded and enhanced as jobs on ``runner``, each held only while it is needed."""
 
     def __init__(self, reader: ContainerReader, header: Header, runner: TileRunner, decode: DecodeSettings,
-                 enhance: EnhanceSettings | None, allow_damaged: bool):
-        self.reader, self.header, self.runner = reader, header, runner
+                 enhance: EnhanceSettings | None, allow_damaged: bool, batch: int = 1):
+        self.reader, self.header, self.runner, self.batch = reader, header, runner, batch
         self.decode_settings, self.enhance_settings = decode, enhance
         self.allow_damaged = allow_damaged
         self.plan = header.plan
@@ -179,8 +185,9 @@ class _WindowSource:
         else:
             contexts = [plan.touching(context_box(plan, e)) for e in stripe.enhance]
             decoded = self._decoded(stripe.decode, use_counts(contexts + owners))
-            enhanced = OrderedResults(stripe.enhance, self.runner.map_ordered(
-                enhance_tile, self._enhance_jobs(stripe, decoded, contexts)), use_counts(blended))
+            enhanced = OrderedResults(stripe.enhance, self.runner.map_batched(
+                enhance_tiles, self.enhance_settings, self._enhance_jobs(stripe, decoded, contexts), self.batch),
+                use_counts(blended))
             fetch, done = enhanced.get, enhanced.release
         for (owner, part), needs in zip(stripe.windows, blended):
             unit, covered = blend(plan, part, bands, fetch)
@@ -191,7 +198,8 @@ class _WindowSource:
 
     def _decoded(self, tiles: tuple[int, ...], uses: dict[int, int]) -> OrderedResults[DecodedTile]:
         self.tiles_read += len(tiles)
-        return OrderedResults(tiles, self._checked(self.runner.map_ordered(decode_tile, self._decode_jobs(tiles))),
+        return OrderedResults(tiles, self._checked(self.runner.map_batched(
+            decode_tiles, self.decode_settings, self._decode_jobs(tiles), self.batch)),
                               uses)
 
     def _decode_jobs(self, tiles: tuple[int, ...]) -> Iterator[tuple]:
@@ -200,8 +208,7 @@ class _WindowSource:
                 payload: bytes | DamagedTileError = self.reader.read_tile(index)
             except DamagedTileError as exc:
                 payload = exc
-            yield (self.decode_settings, index, payload, self.plan.extent(index).shape,
-                   self.plan.owned(index).shape)
+            yield index, payload, self.plan.extent(index).shape, self.plan.owned(index).shape
 
     def _checked(self, results: Iterator[DecodedTile]) -> Iterator[DecodedTile]:
         """Stop at a damaged tile, or (``allow_damaged``) warn and pass it on as empty."""
@@ -222,7 +229,7 @@ class _WindowSource:
                 blended, _ = blend(plan, context_box(plan, index), bands, lambda i: decoded.get(i).unit)
                 context = blended.astype(np.float32)  # what MEN takes: half the bytes to hold or send
             decoded.release(needs)
-            yield self.enhance_settings, index, context, crop
+            yield index, context, crop
 
     def _valid(self, owner: int, part: Box, owner_valid: np.ndarray | None) -> np.ndarray:
         if owner_valid is None:

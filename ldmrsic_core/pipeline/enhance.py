@@ -25,9 +25,9 @@ from ldmrsic_core.errors import InputError, WeightsError
 from ldmrsic_core.format.header import MaskKind
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.pipeline.blending import blend
-from ldmrsic_core.pipeline.executors import open_runner
+from ldmrsic_core.pipeline.executors import open_runner, resolve_tile_batch
 from ldmrsic_core.pipeline.schedule import OrderedResults, stripe_columns, stripes, use_counts
-from ldmrsic_core.pipeline.tile_jobs import EnhanceSettings, enhance_tile
+from ldmrsic_core.pipeline.tile_jobs import EnhanceSettings, enhance_tiles
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
     check_written,
@@ -76,13 +76,14 @@ def enhance_raster(
     workers: int | None = None,
     scheduler: str | None = None,
     precision: str = defaults.PRECISION,
+    tile_batch: int | None = None,
 ) -> EnhanceResult:
     """Enhance every band of a raster that ``source`` (a classical codec) decoded; write a GeoTIFF.
 
     The model is told the rate the raster was coded at: ``source_bpp`` if given, else the size of
     the JPEG2000 file itself (bits per pixel, all bands together). Tiles are enhanced as jobs
-    (``jobs``, ``workers``, ``scheduler``: see :func:`~ldmrsic_core.pipeline.compress.compress_raster`),
-    in ``precision`` (:mod:`ldmrsic_core.precision`)."""
+    (``jobs``, ``workers``, ``scheduler``, ``tile_batch``: see
+    :func:`~ldmrsic_core.pipeline.compress.compress_raster`), in ``precision`` (:mod:`ldmrsic_core.precision`)."""
     src_path, target = Path(input), Path(output)
     check_output(target, overwrite, (src_path,))
     validate(tile, overlap)
@@ -90,6 +91,7 @@ def enhance_raster(
         known = ", ".join(defaults.ENHANCE_SOURCES)
         raise WeightsError(f"--source {source} is not supported; enhancement exists for: {known}")
     torch_device = resolve_device(device)
+    batch = resolve_tile_batch(tile_batch, torch_device)
     name = enhancer if enhancer is not None else default_enhancer(source)
     if name is None:
         raise WeightsError(f"no enhancement model for {source} is installed; pass --enhancer NAME|PATH "
@@ -119,7 +121,7 @@ def enhance_raster(
                 extent = plan.extent(index)
                 values, _ = read_pixels(src, selected, extent)
                 unit = np.nan_to_num(np.stack([m.to_unit(v) for m, v in zip(mappings, values)]))
-                yield settings, index, unit, extent.relative_to(extent)
+                yield index, unit, extent.relative_to(extent)
 
         profile = output_profile(info, info.height, info.width, src.transform)
         total = sum(1 for _ in plan.output_windows(plan.full()))
@@ -133,7 +135,7 @@ def enhance_raster(
                 writer = BlockWriter(dst, with_mask=info.mask_kind == MaskKind.DATASET_MASK)
                 for stripe in stripes(plan, plan.full(), False, columns):  # stripe.decode: the tiles to enhance
                     blended = [plan.touching(part) for _, part in stripe.windows]
-                    results = runner.map_ordered(enhance_tile, enhance_jobs(stripe.decode))
+                    results = runner.map_batched(enhance_tiles, settings, enhance_jobs(stripe.decode), batch)
                     enhanced = OrderedResults(stripe.decode, results, use_counts(blended))
                     for (_, part), needs in zip(stripe.windows, blended):
                         original, valid = read_pixels(src, selected, part)

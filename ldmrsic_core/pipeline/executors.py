@@ -7,10 +7,11 @@ next tiles overlaps the work on the previous ones, and memory stays bounded by `
 
     items ──pull──► [job k+ahead … job k+1] running ──► result k ──► caller (in order)
 
-A job's result never depends on the runner: every model call is made for one tile at a
-time (batching several tiles into one call changes float results, see BENCHMARKS.md) with
-the same torch thread count (:data:`JobSettings.threads`), so the bytes written are the same
-for any number of jobs or workers.
+A job's result never depends on the runner: its model calls are made for the same tiles (one
+job's batch: :meth:`TileRunner.map_batched` cuts the tile stream into batches of a fixed size,
+whatever the jobs or workers) with the same torch thread count (:data:`JobSettings.threads`), so
+the bytes written are the same for any number of jobs or workers. The batch size itself can
+change float results (BENCHMARKS.md), hence bytes; decoded latents never depend on it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ldmrsic_core import defaults
 from ldmrsic_core.errors import InputError
 
 #: How long to try reaching a Dask scheduler given by address.
@@ -52,6 +54,16 @@ class JobSettings:
 def default_jobs() -> int:
     """Tiles in flight in one process: one per :data:`JOB_THREADS` cores, at least one."""
     return max(1, (os.cpu_count() or 1) // JOB_THREADS)
+
+
+def resolve_tile_batch(tile_batch: int | None, device: Any) -> int:
+    """Tiles per model call: ``tile_batch``, or by default :data:`defaults.TILE_BATCH_GPU` on a GPU and 1
+    elsewhere (on the CPU a batch gains little and would change the bytes written)."""
+    if tile_batch is None:
+        return defaults.TILE_BATCH_GPU if getattr(device, "type", str(device)) == "cuda" else 1
+    if tile_batch < 1:
+        raise InputError(f"--tile-batch {tile_batch} is invalid: use 1 or more")
+    return tile_batch
 
 
 def _run(settings: JobSettings, fn: Callable[..., Any], *args: Any) -> Any:
@@ -90,6 +102,23 @@ class TileRunner:
         finally:
             for job in pending:
                 self._cancel(job)
+
+    def map_batched(self, fn: Callable[[Any, list], list], settings: Any, items: Iterable[tuple],
+                    size: int) -> Iterator[Any]:
+        """``fn(settings, batch)`` for consecutive batches of at most ``size`` items, as one job each;
+        yields each item's result in order (the batches depend only on ``size`` and the order)."""
+        def batches() -> Iterator[tuple]:
+            batch: list[tuple] = []
+            for item in items:
+                batch.append(item)
+                if len(batch) == size:
+                    yield settings, batch
+                    batch = []
+            if batch:
+                yield settings, batch
+
+        for results in self.map_ordered(fn, batches()):
+            yield from results
 
     def _submit(self, fn: Callable[..., Any], args: tuple) -> Any:
         return self._pool.submit(_run, self.settings, fn, *args)

@@ -149,7 +149,7 @@ class TargetSearch:
         if not valid.any():
             return []
         unit = fill_invalid(np.stack([m.to_unit(v) for m, v in zip(self.mappings, values)]), valid)
-        return [self.net.analyse(codec_input(unit, group, self.device)) for group in self.groups]
+        return [self.net.analyse(codec_input([unit], group, self.device)) for group in self.groups]
 
     @torch.no_grad()
     def estimate(self, quality: float, with_psnr: bool) -> Estimate:

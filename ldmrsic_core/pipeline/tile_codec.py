@@ -32,51 +32,64 @@ class CodedGroups:
     checksums: tuple[int, ...] | None
 
 
-def codec_input(unit: np.ndarray, group: list[int], device: torch.device) -> torch.Tensor:
-    """One band group of a tile (B×h×w, [0, 1]) as the codec's 1×3×H×W input, padded to its stride."""
-    h, w = unit.shape[1:]
-    x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group)))[None].to(device)
+def codec_input(units: list[np.ndarray], group: list[int], device: torch.device) -> torch.Tensor:
+    """One band group of tiles of one size (each B×h×w, [0, 1]) as the codec's N×3×H×W input, padded
+    to its stride."""
+    h, w = units[0].shape[1:]
+    x = torch.from_numpy(np.stack([to_channels(unit, group) for unit in units])).to(device)
     return F.pad(x, (0, padded(w, STRIDE) - w, 0, padded(h, STRIDE) - h), mode="replicate")
 
 
 @torch.no_grad()
-def encode_groups(net: VariableRateElic, unit: np.ndarray, groups: list[list[int]], quality: float,
-                  device: torch.device, exact: bool = True) -> CodedGroups:
-    """Bands (B×h×w, [0, 1]) → codec streams per band group (entropy parameters exact unless told)."""
-    streams, checksums = [], []
+def encode_groups(net: VariableRateElic, units: list[np.ndarray], groups: list[list[int]], quality: float,
+                  device: torch.device, exact: bool = True) -> list[CodedGroups]:
+    """Tiles of one size (each bands×h×w, [0, 1]) → each one's codec streams per band group, coded
+    in one batch per group (entropy parameters exact unless told: then a tile's streams and
+    checksums do not depend on the batch it was coded in, given its latent)."""
+    streams: list[list[list[bytes]]] = [[] for _ in units]
+    checksums: list[list[int]] = [[] for _ in units]
     for group in groups:
-        out = net.compress(codec_input(unit, group, device), quality, exact=exact)
-        streams.append([s[0] for s in out["strings"]])
-        checksums.append(out.get("checksum"))
-    return CodedGroups(streams, tuple(checksums) if exact else None)
+        out = net.compress(codec_input(units, group, device), quality, exact=exact)
+        for i in range(len(units)):
+            streams[i].append([s[i] for s in out["strings"]])
+            if exact:
+                checksums[i].append(out["checksums"][i])
+    return [CodedGroups(s, tuple(c) if exact else None) for s, c in zip(streams, checksums)]
 
 
 @torch.no_grad()
-def decode_groups(net: VariableRateElic, coded: CodedGroups, groups: list[list[int]],
-                  shape: tuple[int, int], quality: float) -> tuple[np.ndarray, list[int]]:
-    """Inverse of :func:`encode_groups`: float32 bands×h×w in [0, 1], and the indices of the
-    groups whose decoded latent does not match its checksum (always empty without checksums)."""
+def decode_groups(net: VariableRateElic, coded: list[CodedGroups], groups: list[list[int]],
+                  shape: tuple[int, int], quality: float) -> list[tuple[np.ndarray, list[int]]]:
+    """Inverse of :func:`encode_groups` for tiles of one size (``shape``), decoded together (each step
+    of the context model is one call for all of them): per tile, float32 bands×h×w in [0, 1] and the
+    indices of the groups whose decoded latent does not match its checksum (always empty without
+    checksums). The latents do not depend on the batch; the pixels may, in their last bits."""
     h, w = shape
     latent = net.latent_shape(padded(h, STRIDE), padded(w, STRIDE))
-    exact = coded.checksums is not None
-    bands, mismatched = [], []
-    for g, (group, group_streams) in enumerate(zip(groups, coded.streams)):
-        out = net.decompress([[s] for s in group_streams], latent, quality, exact=exact)
-        if exact and out["checksum"] != coded.checksums[g]:
-            mismatched.append(g)
-        rgb = out["x_hat"][0, :, :h, :w].float().cpu().numpy()
-        bands.append(from_channels(rgb, group))
-    return np.concatenate(bands).astype(np.float32), mismatched
+    exact = coded[0].checksums is not None
+    bands: list[list[np.ndarray]] = [[] for _ in coded]
+    mismatched: list[list[int]] = [[] for _ in coded]
+    for g, group in enumerate(groups):
+        strings = [[tile.streams[g][s] for tile in coded] for s in range(len(coded[0].streams[g]))]
+        out = net.decompress(strings, latent, quality, exact=exact)
+        rgb = out["x_hat"][:, :, :h, :w].float().cpu().numpy()
+        for i, tile in enumerate(coded):
+            if exact and out["checksums"][i] != tile.checksums[g]:
+                mismatched[i].append(g)
+            bands[i].append(from_channels(rgb[i], group))
+    return [(np.concatenate(b).astype(np.float32), m) for b, m in zip(bands, mismatched)]
 
 
 @torch.no_grad()
-def enhance_groups(enhancer, unit: np.ndarray, groups: list[list[int]], tile: int,
-                   device: torch.device, level: float | None = None) -> np.ndarray:
-    """Enhance decoded bands (B×h×w in [0, 1]) group by group with an :class:`Enhancer` (at a coding
-    ``level`` when the model is conditioned on it)."""
-    bands = []
+def enhance_groups(enhancer, units: list[np.ndarray], groups: list[list[int]], tiles: list[int],
+                   device: torch.device, level: float | None = None) -> list[np.ndarray]:
+    """Enhance decoded tiles of one size (each B×h×w in [0, 1]; ``tiles`` their indices, which seed the
+    noise) group by group in one batch with an :class:`Enhancer` (at a coding ``level`` when the model
+    is conditioned on it)."""
+    bands: list[list[np.ndarray]] = [[] for _ in units]
     for g, group in enumerate(groups):
-        x = torch.from_numpy(np.ascontiguousarray(to_channels(unit, group), dtype=np.float32))[None].to(device)
-        rgb = enhancer.enhance(x, [enhancement_seed(tile, g)], level)[0].float().cpu().numpy()
-        bands.append(from_channels(rgb, group))
-    return np.concatenate(bands).astype(np.float32)
+        x = torch.from_numpy(np.stack([to_channels(unit, group) for unit in units]).astype(np.float32)).to(device)
+        rgb = enhancer.enhance(x, [enhancement_seed(tile, g) for tile in tiles], level).float().cpu().numpy()
+        for i in range(len(units)):
+            bands[i].append(from_channels(rgb[i], group))
+    return [np.concatenate(b).astype(np.float32) for b in bands]

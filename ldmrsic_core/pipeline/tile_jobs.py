@@ -1,14 +1,17 @@
-"""The work done for one tile, as picklable jobs a :mod:`~ldmrsic_core.pipeline.executors` can run anywhere.
+"""The work done for a batch of tiles, as picklable jobs a :mod:`~ldmrsic_core.pipeline.executors` can run
+anywhere.
 
-A job carries the tile's data and a :class:`~ldmrsic_core.zoo.cache.ModelRef` (the model's name
-or path, SHA-256 and device); the process that runs it loads each model once through the zoo's
-cache, checking the hash, and keeps it.
+A job carries its tiles' data (one tile, or :func:`~ldmrsic_core.pipeline.executors.resolve_tile_batch`
+of them: the tiles of one size go through each model call together) and a
+:class:`~ldmrsic_core.zoo.cache.ModelRef` (the model's name or path, SHA-256 and device); the
+process that runs it loads each model once through the zoo's cache, checking the hash, and keeps it.
 Jobs return plain values; a damaged tile comes back as an error value, not an exception, so
 the caller decides between stopping and ``--allow-damaged``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,20 +41,34 @@ class EncodedTile:
     valid_pixels: int = 0  # owned pixels valid in some band
 
 
-def encode_tile(settings: EncodeSettings, values: np.ndarray, valid: np.ndarray, owned: Box) -> EncodedTile:
-    """One tile's payload from its source values and validity over its extent (``owned`` relative to it)."""
-    unit = np.stack([m.to_unit(v) for m, v in zip(settings.mappings, values)])
-    coded = CodedGroups([], ())
-    any_valid = bool(valid.any())
-    if any_valid:
-        codec = model(settings.codec)
-        coded = encode_groups(codec.model, fill_invalid(unit, valid), [list(g) for g in settings.groups],
-                              settings.quality, device_of(settings.codec))
-    inside = (slice(None), *owned.slices)
-    owned_values, owned_valid = values[inside], valid[inside]
-    clipped = tuple(m.count_outside(v[ok]) for m, v, ok in zip(settings.mappings, owned_values, owned_valid))
-    return EncodedTile(TilePayload(owned_valid, coded.streams, coded.checksums).encode(), clipped, any_valid,
-                       int(owned_valid.any(axis=0).sum()))
+def encode_tiles(settings: EncodeSettings, tiles: list[tuple[np.ndarray, np.ndarray, Box]]) -> list[EncodedTile]:
+    """Tiles' payloads from their source values and validity over their extents (``owned`` relative to
+    each); the tiles with a valid pixel are coded in batches of one size."""
+    units = [np.stack([m.to_unit(v) for m, v in zip(settings.mappings, values)]) for values, _, _ in tiles]
+    coded = [CodedGroups([], ())] * len(tiles)
+    wanted = [i for i, (_, valid, _) in enumerate(tiles) if valid.any()]
+    for batch in same_shape(wanted, lambda i: units[i].shape):
+        net = model(settings.codec).model
+        filled = [fill_invalid(units[i], tiles[i][1]) for i in batch]
+        for i, out in zip(batch, encode_groups(net, filled, [list(g) for g in settings.groups], settings.quality,
+                                               device_of(settings.codec))):
+            coded[i] = out
+    results = []
+    for (values, valid, owned), out in zip(tiles, coded):
+        inside = (slice(None), *owned.slices)
+        owned_values, owned_valid = values[inside], valid[inside]
+        clipped = tuple(m.count_outside(v[ok]) for m, v, ok in zip(settings.mappings, owned_values, owned_valid))
+        results.append(EncodedTile(TilePayload(owned_valid, out.streams, out.checksums).encode(), clipped,
+                                   bool(valid.any()), int(owned_valid.any(axis=0).sum())))
+    return results
+
+
+def same_shape(items: list[int], shape: Callable[[int], tuple[int, ...]]) -> list[list[int]]:
+    """``items`` split into batches whose ``shape`` is the same (in order of first appearance)."""
+    batches: dict[tuple[int, ...], list[int]] = {}
+    for item in items:
+        batches.setdefault(tuple(shape(item)), []).append(item)
+    return list(batches.values())
 
 
 # -- decompress ---------------------------------------------------------------------------------
@@ -74,26 +91,46 @@ class DecodedTile:
     error: DamagedTileError | None = None
 
 
-def decode_tile(settings: DecodeSettings, index: int, payload: bytes | DamagedTileError,
-                extent: tuple[int, int], owned: tuple[int, int]) -> DecodedTile:
-    """One tile's payload (or the error reading it gave) → its decoded bands and validity."""
+PayloadOrError = bytes | DamagedTileError
+
+
+def decode_tiles(settings: DecodeSettings,
+                 tiles: list[tuple[int, PayloadOrError, tuple[int, int], tuple[int, int]]]) -> list[DecodedTile]:
+    """Tiles' payloads (or the errors reading them gave), each with its index, extent and owned shape →
+    their decoded bands and validity; the tiles of one extent are decoded together."""
+    results: list[DecodedTile | None] = []
+    parsed: dict[int, TilePayload] = {}
+    for i, (index, payload, _, owned) in enumerate(tiles):
+        result, payload_parsed = _parse(settings, index, payload, owned)
+        results.append(result)
+        if payload_parsed is not None:
+            parsed[i] = payload_parsed
+    net = model(settings.codec).model if parsed else None
+    for batch in same_shape(list(parsed), lambda i: tiles[i][2]):
+        coded = [CodedGroups(parsed[i].groups, parsed[i].checksums) for i in batch]
+        decoded = decode_groups(net, coded, [list(g) for g in settings.groups], tiles[batch[0]][2], settings.quality)
+        for i, (unit, mismatched) in zip(batch, decoded):
+            results[i] = (DecodedTile(None, None, LatentMismatchError(tiles[i][0], mismatched)) if mismatched
+                          else DecodedTile(unit, parsed[i].valid))
+    return results  # type: ignore[return-value]  # every None was filled above
+
+
+def _parse(settings: DecodeSettings, index: int, payload: bytes | DamagedTileError,
+           owned: tuple[int, int]) -> tuple[DecodedTile | None, TilePayload | None]:
+    """(the tile's result when it needs no decoding, else None; its payload when it does)."""
     if isinstance(payload, DamagedTileError):
-        return DecodedTile(None, None, payload)
+        return DecodedTile(None, None, payload), None
     try:
         parsed = TilePayload.decode(payload, settings.bands, owned, checksummed=settings.exact)
         if parsed.groups and len(parsed.groups) != len(settings.groups):
             raise DamagedTileError(index, "wrong number of band groups")
     except PayloadError as exc:
-        return DecodedTile(None, None, DamagedTileError(index, str(exc)))
+        return DecodedTile(None, None, DamagedTileError(index, str(exc))), None
     except DamagedTileError as exc:
-        return DecodedTile(None, None, exc)
+        return DecodedTile(None, None, exc), None
     if not parsed.groups:
-        return DecodedTile(None, parsed.valid)
-    unit, mismatched = decode_groups(model(settings.codec).model, CodedGroups(parsed.groups, parsed.checksums),
-                                     [list(g) for g in settings.groups], extent, settings.quality)
-    if mismatched:
-        return DecodedTile(None, None, LatentMismatchError(index, mismatched))
-    return DecodedTile(unit, parsed.valid)
+        return DecodedTile(None, parsed.valid), None
+    return None, parsed
 
 
 # -- enhancement --------------------------------------------------------------------------------
@@ -104,11 +141,17 @@ class EnhanceSettings:
     level: float | None
 
 
-def enhance_tile(settings: EnhanceSettings, index: int, context: np.ndarray | None, crop: Box) -> np.ndarray | None:
-    """Enhance a tile seen with its surroundings (``context``, bands×h×w in [0, 1]); return the
-    ``crop`` of it that is the tile (None stays None: nothing to enhance)."""
-    if context is None:
-        return None
-    out = enhance_groups(model(settings.enhancer).model, context, [list(g) for g in settings.groups], index,
-                         device_of(settings.enhancer), settings.level)
-    return out[(slice(None), *crop.slices)]
+def enhance_tiles(settings: EnhanceSettings,
+                  tiles: list[tuple[int, np.ndarray | None, Box]]) -> list[np.ndarray | None]:
+    """Enhance tiles seen with their surroundings (each: index, ``context`` bands×h×w in [0, 1], and the
+    ``crop`` of it that is the tile); return the crops (None stays None: nothing to enhance). The
+    contexts of one size are enhanced together."""
+    results: list[np.ndarray | None] = [None] * len(tiles)
+    wanted = [i for i, (_, context, _) in enumerate(tiles) if context is not None]
+    for batch in same_shape(wanted, lambda i: tiles[i][1].shape):
+        out = enhance_groups(model(settings.enhancer).model, [tiles[i][1] for i in batch],
+                             [list(g) for g in settings.groups], [tiles[i][0] for i in batch],
+                             device_of(settings.enhancer), settings.level)
+        for i, enhanced in zip(batch, out):
+            results[i] = enhanced[(slice(None), *tiles[i][2].slices)]
+    return results
