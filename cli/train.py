@@ -48,9 +48,12 @@ from ldmrsic_cli.options import echo_err
                    "AVX-512 BF16 or AMX too (its entropy model stays in float32)].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--qualities", type=float, nargs=2, default=None, metavar="LO HI",
+              help="--stage codec: sample each step's quality uniformly in LO–HI only [default: 1 5] (for "
+                   "example to give the high rates more steps); validation still covers every preset.")
 @click.pass_context
 def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, out, config_name, steps, batch,
-          crop, lr, warmup, val, val_every, val_limit, ckpt_every, device, threads, no_bf16, resume, seed):
+          crop, lr, warmup, val, val_every, val_limit, ckpt_every, device, threads, no_bf16, resume, seed, qualities):
     """Train a model (run under torchrun for several GPUs or machines)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -66,6 +69,8 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
 
         config_name = config_name or "elic-small"
         check_config(config_name)
+        if qualities is not None:
+            given["qualities"] = tuple(qualities)
         trainer = CodecTrainer(TrainConfig(config=config_name, init=init_run, **common, **given), resume=resume)
     else:
         from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer

@@ -202,6 +202,18 @@ def test_init_starts_the_codec_from_exported_weights(tiles, tmp_path, tiny_weigh
     assert not (tmp_path / "r2").exists()
 
 
+def test_a_run_can_train_a_range_of_qualities_only(tiles, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["--quiet", "train", "--tiles", str(tiles), "--config", "elic-tiny", "--steps", "6", "--batch", "2",
+            "--crop", "64", "--warmup", "2"]
+    assert main([*args, "--out", str(run), "--qualities", "4.5", "5"]) == 0
+    qualities = [float(r["quality"]) for r in read_csv(run / "train.csv")]
+    assert len(qualities) == 6 and all(4.5 <= q <= 5 for q in qualities)
+    assert main([*args, "--out", str(tmp_path / "r2"), "--qualities", "4", "6"]) == 1
+    assert "--qualities 4 6 is invalid" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+
+
 def test_tile_scale_averages_blocks(tmp_path):
     source = DATA / "l8_uint16_1band.tif"
     out = tmp_path / "t"

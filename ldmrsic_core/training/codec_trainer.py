@@ -1,6 +1,7 @@
 """Rate–distortion training of one variable-rate codec for every quality preset.
 
-Each step samples a quality q uniformly in [1, 5] (so fractional qualities are trained too)
+Each step samples a quality q uniformly in [1, 5] (so fractional qualities are trained too; a run
+may narrow the range, :attr:`TrainConfig.qualities`)
 and minimises λ(q)·255²·MSE + bpp on random crops; CompressAI's auxiliary loss trains the
 entropy bottleneck's quantiles with its own optimiser. An exponential moving average (EMA)
 of the weights is kept and is what validation measures and export ships.
@@ -52,6 +53,7 @@ class TrainConfig:
     bf16: bool = True
     threads: int = 0
     init: str | None = None
+    qualities: tuple[float, float] = (MIN_QUALITY, MAX_QUALITY)
 
 
 class CodecTrainer(TrainingRun):
@@ -61,6 +63,10 @@ class CodecTrainer(TrainingRun):
         super().__init__(cfg)
         if cfg.crop % STRIDE or cfg.crop < STRIDE:
             raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of {STRIDE}")
+        low, high = cfg.qualities
+        if not MIN_QUALITY <= low <= high <= MAX_QUALITY:
+            raise InputError(f"--qualities {low:g} {high:g} is invalid: give LO ≤ HI within "
+                             f"{MIN_QUALITY:g}–{MAX_QUALITY:g}")
         self.data = TileSet(Path(cfg.tiles), cfg.crop)
         self.val = ValidationSet(Path(cfg.val), cfg.val_limit) if cfg.val and self.rank == 0 else None
         self.net = codec_config(cfg.config).build()
@@ -82,7 +88,7 @@ class CodecTrainer(TrainingRun):
 
     def train_step(self, autocast: bool) -> dict[str, float]:
         cfg = self.cfg
-        quality = self.rng.uniform(MIN_QUALITY, MAX_QUALITY)
+        quality = self.rng.uniform(*cfg.qualities)
         x = self.data.batch(cfg.batch, cfg.crop, self.rng).to(self.device, non_blocking=True)
         out = self.model(x.contiguous(memory_format=torch.channels_last), quality, bf16=autocast)
         losses = rd_loss(out, x, lambda_for_quality(quality))
