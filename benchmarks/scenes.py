@@ -45,15 +45,17 @@ def run_child(*args: object) -> dict:
 def overhead(path: Path) -> dict:
     """Bytes that are not entropy-coded streams: fixed (preamble, header, CRCs) and per tile (index, framing)."""
     from ldmrsic_core.format.container import PREAMBLE_SIZE, ContainerReader
-    from ldmrsic_core.format.header import Header
+    from ldmrsic_core.format.header import exact_entropy
     from ldmrsic_core.format.payload import TilePayload
 
     with ContainerReader(path) as r:
-        header = Header.from_json(r.header)
+        header = r.typed_header
         plan = header.plan
+        checksummed = exact_entropy(header, r.version, path.name)  # formats 2+: a latent CRC per group
         framing = streams = masks = 0
         for i, entry in enumerate(r.entries):
-            payload = TilePayload.decode(r.read_tile(i), header.raster.count, plan.owned(i).shape)
+            payload = TilePayload.decode(r.read_tile(i), header.raster.count, plan.owned(i).shape,
+                                         checksummed=checksummed)
             coded = sum(len(s) for g in payload.groups for s in g)
             mask = len(TilePayload(payload.valid, []).encode()) - 2  # minus the kind and group-count varints
             streams += coded
