@@ -21,9 +21,9 @@ work=$(mktemp -d)
 mkdir -p "$work/src" && ln -s "$PWD/cli" "$work/src/ldmrsic_cli"  # cli/ is installed as ldmrsic_cli
 export PYTHONPATH=$PWD:$work/src
 if [ -d .whl ]; then
-    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" .whl/*.whl \
         || { echo "installing the carried wheels failed"; exit 1; }
-    export PYTHONPATH=/tmp/site:$PYTHONPATH
+    export PYTHONPATH=$work/site:$PYTHONPATH
 fi
 export PYTHONUNBUFFERED=1 GDAL_NUM_THREADS=${GDAL_NUM_THREADS:-ALL_CPUS}  # GDAL on all cores, as ours
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"

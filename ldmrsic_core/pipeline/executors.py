@@ -22,10 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ldmrsic_core import defaults
 from ldmrsic_core.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 #: How long to try reaching a Dask scheduler given by address.
 SCHEDULER_TIMEOUT = "10s"
@@ -56,11 +59,11 @@ def default_jobs() -> int:
     return max(1, (os.cpu_count() or 1) // JOB_THREADS)
 
 
-def resolve_tile_batch(tile_batch: int | None, device: Any) -> int:
+def resolve_tile_batch(tile_batch: int | None, device: torch.device) -> int:
     """Tiles per model call: ``tile_batch``, or by default :data:`defaults.TILE_BATCH_GPU` on a GPU and 1
     elsewhere (on the CPU a batch gains little and would change the bytes written)."""
     if tile_batch is None:
-        return defaults.TILE_BATCH_GPU if getattr(device, "type", str(device)) == "cuda" else 1
+        return defaults.TILE_BATCH_GPU if device.type == "cuda" else 1
     if tile_batch < 1:
         raise InputError(f"--tile-batch {tile_batch} is invalid: use 1 or more")
     return tile_batch

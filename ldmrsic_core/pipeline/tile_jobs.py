@@ -47,8 +47,8 @@ def encode_tiles(settings: EncodeSettings, tiles: list[tuple[np.ndarray, np.ndar
     units = [np.stack([m.to_unit(v) for m, v in zip(settings.mappings, values)]) for values, _, _ in tiles]
     coded = [CodedGroups([], ())] * len(tiles)
     wanted = [i for i, (_, valid, _) in enumerate(tiles) if valid.any()]
+    net = model(settings.codec).model if wanted else None
     for batch in same_shape(wanted, lambda i: units[i].shape):
-        net = model(settings.codec).model
         filled = [fill_invalid(units[i], tiles[i][1]) for i in batch]
         for i, out in zip(batch, encode_groups(net, filled, [list(g) for g in settings.groups], settings.quality,
                                                device_of(settings.codec))):
@@ -115,7 +115,7 @@ def decode_tiles(settings: DecodeSettings,
     return results  # type: ignore[return-value]  # every None was filled above
 
 
-def _parse(settings: DecodeSettings, index: int, payload: bytes | DamagedTileError,
+def _parse(settings: DecodeSettings, index: int, payload: PayloadOrError,
            owned: tuple[int, int]) -> tuple[DecodedTile | None, TilePayload | None]:
     """(the tile's result when it needs no decoding, else None; its payload when it does)."""
     if isinstance(payload, DamagedTileError):
