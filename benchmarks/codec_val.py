@@ -6,7 +6,10 @@ deltas against the first one — how a campaign's run is compared with the shipp
         elic-small-ucm-1 ~/.cache/ldmrsic-geo/runs/codec-campaign-1/best.pt
 
 A model is a name or weights file (``ldmrsic-geo models``) or a run checkpoint (``best.pt``,
-``last.pt``: its EMA weights, which validation and export use).
+``last.pt``: its EMA weights, which validation and export use). ``NAME@CONFIG`` widens an
+exported codec into a larger configuration first (what ``train --init NAME --config CONFIG``
+starts from; :mod:`ldmrsic_core.training.widen`), to check that the widened codec starts where
+the trained one is.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import torch
 
 from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate
+from ldmrsic_core.training.codec_trainer import init_weights
 from ldmrsic_core.training.run import read_checkpoint
 from ldmrsic_core.training.validation import ValidationSet, validate
 from ldmrsic_core.zoo.configs import codec_config
@@ -25,6 +29,11 @@ from ldmrsic_core.zoo.registry import load_codec
 
 
 def codec(model: str) -> tuple[str, torch.nn.Module]:
+    if "@" in model:
+        model, wider = model.rsplit("@", 1)
+        net = codec_config(wider).build()
+        net.load_state_dict(init_weights(model, wider, net))
+        return f"{model} widened into {wider}", net.eval()
     path = Path(model).expanduser()
     if path.suffix == ".pt" and path.is_file():
         try:

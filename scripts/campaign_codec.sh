@@ -8,6 +8,8 @@
 # may change STEPS (the decay moves with it). Stop with kill -INT (the last step is saved).
 # QUALITIES="4.5 5" trains that range of qualities only (issue 17 §2b's top-rate runs).
 # LR=5e-5 sets the peak learning rate (a resume takes the new one from its next step).
+# CONFIG=elic-wide trains another configuration; an INIT of a narrower one is widened into it
+# (ldmrsic_core/training/widen.py: the wider codec starts computing what the trained one does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -22,6 +24,6 @@ else
 fi
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS
 exec nice -n 19 ldmrsic-geo --quiet train --stage codec --tiles "$CACHE/data/mix-1" \
-    --out "$CACHE/runs/$RUN" "${start[@]}" --config elic-small --steps "$STEPS" \
+    --out "$CACHE/runs/$RUN" "${start[@]}" --config "${CONFIG:-elic-small}" --steps "$STEPS" \
     --batch 8 --crop 128 --lr "${LR:-1e-4}" --warmup 200 --val ../shared/data/ucmerced/val --val-limit 21 \
     --val-every "${VAL_EVERY:-1000}" --ckpt-every 250 --threads "$THREADS" ${QUALITIES:+--qualities $QUALITIES}

@@ -93,6 +93,7 @@ class VariableRateElic(Elic2022Official):
 
     def __init__(self, N: int, M: int, groups: list[int], num_qualities: int = len(LAMBDAS)):
         super().__init__(N=N, M=M, groups=groups)
+        self.N, self.M = N, M
         for module in self.modules():
             if type(module) is CheckerboardMaskedConv2d:
                 module.__class__ = ThreadSafeCheckerboardConv

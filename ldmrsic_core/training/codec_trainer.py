@@ -23,13 +23,14 @@ from torch import nn
 
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import psnr
-from ldmrsic_core.models.codec import LAMBDAS, MAX_QUALITY, MIN_QUALITY, lambda_for_quality
+from ldmrsic_core.models.codec import LAMBDAS, MAX_QUALITY, MIN_QUALITY, VariableRateElic, lambda_for_quality
 from ldmrsic_core.tiling import STRIDE
 from ldmrsic_core.training.data import TileSet
 from ldmrsic_core.training.objective import rd_loss
 from ldmrsic_core.training.run import TrainingRun
 from ldmrsic_core.training.validation import ValidationSet, validate
-from ldmrsic_core.zoo.configs import codec_config
+from ldmrsic_core.training.widen import can_widen, widen_state_dict
+from ldmrsic_core.zoo.configs import CODEC_CONFIGS, codec_config
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class CodecTrainer(TrainingRun):
         self.val = ValidationSet(Path(cfg.val), cfg.val_limit) if cfg.val and self.rank == 0 else None
         self.net = codec_config(cfg.config).build()
         if cfg.init and not resume:
-            self.net.load_state_dict(init_weights(cfg.init, cfg.config))
+            self.net.load_state_dict(init_weights(cfg.init, cfg.config, self.net))
         # channels_last: oneDNN's fastest layout for these convolutions (measured, benchmarks/train_speed.py)
         self.net.to(self.device, memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
@@ -127,17 +128,26 @@ class CodecTrainer(TrainingRun):
         self.aux_opt.load_state_dict(state["aux_opt"])
 
 
-def init_weights(model: str, config_name: str) -> dict[str, torch.Tensor]:
-    """The state dict of an exported codec (name or weights file) to warm-start ``config_name`` from."""
+def init_weights(model: str, config_name: str, net: VariableRateElic | None = None) -> dict[str, torch.Tensor]:
+    """The state dict of an exported codec (name or weights file) to warm-start ``config_name`` from.
+
+    A codec of a narrower configuration is widened into ``net`` (:mod:`ldmrsic_core.training.widen`):
+    the wider model starts computing what the trained one does."""
     from ldmrsic_core.zoo.registry import read_weights
 
     name, _, blob = read_weights(model)
     if blob.get("kind", "codec") != "codec":
         raise InputError(f"--init {model} is an enhancement model; the codec stage starts from a codec")
-    if blob.get("config") != config_name:
-        raise InputError(f"--init {name} is a {blob.get('config')} codec, not --config {config_name}: "
-                         f"pass --config {blob.get('config')} or another model")
-    return blob["state_dict"]
+    state = blob["state_dict"]
+    if blob.get("config") == config_name:
+        return state
+    trained = codec_config(blob.get("config", "")).build() if blob.get("config") in CODEC_CONFIGS else None
+    if net is None or trained is None or not can_widen(trained, net):
+        raise InputError(f"--init {name} is a {blob.get('config')} codec, not --config {config_name}, "
+                         f"and cannot be widened into it: pass --config {blob.get('config')} or a "
+                         f"configuration with at least its channels")
+    trained.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return widen_state_dict(trained.state_dict(), trained, net)
 
 
 __all__ = ["CodecTrainer", "TrainConfig", "LAMBDAS", "init_weights"]

@@ -30,6 +30,8 @@ CODEC_CONFIGS: dict[str, CodecConfig] = {
     for c in (
         CodecConfig("elic-paper", 192, 320, (16, 16, 32, 64, 192), "ELIC as in the paper"),
         CodecConfig("elic-small", 128, 192, (16, 16, 32, 64, 64), "production default size"),
+        CodecConfig("elic-wide", 128, 320, (16, 16, 32, 64, 192),
+                    "elic-small's transforms with the paper's 320-channel latent"),
         CodecConfig("elic-tiny", 16, 32, (4, 4, 8, 16), "for tests only"),
     )
 }
