@@ -12,7 +12,6 @@ quantisation (more bits) cannot help: only what the transforms have learned to k
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,11 @@ import torch
 from codec_val import codec  # the same model names, files and run checkpoints
 from PIL import Image
 
+from ldmrsic_core.evaluation.metrics import psnr
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return 10 * math.log10(1 / torch.mean((a - b) ** 2).item())
+
+def psnr_of(a: torch.Tensor, b: torch.Tensor) -> float:
+    return psnr(torch.mean((a - b) ** 2).item())
 
 
 @torch.no_grad()
@@ -32,7 +33,7 @@ def ceiling(net: torch.nn.Module, x: torch.Tensor, quality: float) -> tuple[floa
     y = net.g_a(x) * gain
     unquantised = net.g_s(y * inv_gain).clamp(0, 1)
     quantised = net.g_s(net.latent_codec(y)["y_hat"] * inv_gain).clamp(0, 1)
-    return psnr(unquantised, x), psnr(quantised, x)
+    return psnr_of(unquantised, x), psnr_of(quantised, x)
 
 
 def main() -> None:

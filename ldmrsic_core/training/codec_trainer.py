@@ -146,7 +146,7 @@ def init_weights(model: str, config_name: str, net: VariableRateElic | None = No
         raise InputError(f"--init {name} is a {blob.get('config')} codec, not --config {config_name}, "
                          f"and cannot be widened into it: pass --config {blob.get('config')} or a "
                          f"configuration with at least its channels")
-    trained.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    trained.load_state_dict(state)
     return widen_state_dict(trained.state_dict(), trained, net)
 
 

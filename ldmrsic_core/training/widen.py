@@ -70,12 +70,11 @@ def _widen_tensor(name: str, src: Tensor, fresh: Tensor, modules: dict[str, nn.M
     out_dim, in_dim = (1, 0) if isinstance(module, nn.ConvTranspose2d) else (0, 1)
     if name.endswith(".bias") or src.dim() == 1:
         out_dim, in_dim = 0, -1
-    maps = [_prefix(src.shape[d], fresh.shape[d]) for d in range(src.dim())]
+    maps = [torch.arange(size) for size in src.shape]  # old channels first, new ones after
     match = _PARAM_NET.search(name)
     if match:
         k, layer = int(match.group(1)), int(match.group(2))
-        last = max(int(m.group(2)) for n in modules if (m := _PARAM_NET.search(n + ".weight"))
-                   and int(m.group(1)) == k)
+        last = len(modules[name[: match.start()] + f".y{k}.entropy_parameters"]) - 1
         if layer == 0 and in_dim >= 0:
             maps[in_dim] = _segments(_param_inputs(old, k), _param_inputs(new, k))
         if layer == last:
@@ -99,10 +98,6 @@ def _param_inputs(net: VariableRateElic, k: int) -> list[int]:
     (groups after the first), hyper parameters."""
     g = net.groups[k]
     return [2 * g] + ([2 * g] if k > 0 else []) + [2 * net.N]
-
-
-def _prefix(old: int, new: int) -> Tensor:
-    return torch.arange(old)
 
 
 def _segments(old: list[int], new: list[int]) -> Tensor:
