@@ -17,6 +17,7 @@ from ldmrsic_core.enhance.enhancer import pad_to_patch
 from ldmrsic_core.enhance.lrm import PriorEncoder
 from ldmrsic_core.enhance.men import MEN
 from ldmrsic_core.errors import InputError, WeightsError
+from ldmrsic_core.format.versions import VERSION
 from ldmrsic_core.pipeline.enhance import enhance_raster
 from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
 from ldmrsic_core.training.export import export_model
@@ -221,7 +222,7 @@ def test_cli_round_trip_names_the_enhancer(tiny_weights, paired_enhancer, tmp_pa
     capsys.readouterr()
     assert main(["info", str(packed)]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["enhancer"]["name"] == "tiny-enh" and info["format_version"] == "3.0"
+    assert info["enhancer"]["name"] == "tiny-enh" and info["format_version"] == "{}.{}".format(*VERSION)
     assert main(["--quiet", "decompress", str(packed), "-o", str(tmp_path / "e.tif"),
                  "--model", str(tiny_weights)]) == 0
     assert "enhanced by tiny-enh" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from ldmrsic_cli.main import main
 from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import compare
-from ldmrsic_core.pipeline.targets import SAMPLE_GRID, Target, TargetSearch, parse_target, sample_boxes, sample_scene
+from ldmrsic_core.pipeline.targets import MAX_TRIES, SAMPLE_GRID, Target, TargetSearch, parse_target, sample_boxes, sample_scene
 from ldmrsic_core.raster_io import open_source, read_pixels, valid_counts
 from ldmrsic_core.tiling import TilePlan
 from ldmrsic_core.zoo.registry import load_codec
@@ -89,7 +89,9 @@ def test_a_rate_target_lands_close_on_the_real_file(scene, tiny_weights, tmp_pat
     goal = math.sqrt(low * high)
     result = compress_raster(scene, tmp_path / "t.ldmr", model=tiny_weights, target=Target("bpp", goal),
                              **TILING)
-    assert result.target is not None and 1.0 < result.target.quality < 5.0 and result.target.tries <= 6
+    # converged (tolerance or bracket width) before the budget: this untrained model's rate steps by up
+    # to 5% within 0.01 of quality near the goal, so the last tries narrow a bracket around a step
+    assert result.target is not None and 1.0 < result.target.quality < 5.0 and result.target.tries < MAX_TRIES
     assert result.quality == result.target.quality
     assert abs(result.valid_bpp / goal - 1) < 0.05  # the sample is the whole scene here: only the model's noise
     assert result.valid_pixels == 320 * 384 - 64 * 96

@@ -7,6 +7,8 @@ which entropy-parameter arithmetic each version implies.
 - 1.x: JSON header, float entropy parameters (decodes, but not bit-exactly across machines).
 - 2.x: JSON header, exact fixed-point entropy parameters and a latent CRC32 per band group.
 - 3.x: the compact binary header and index (``docs/FORMAT.md``); entropy as in 2.x.
+- 4.x: as 3.x, with each band group's symbols in one rANS stream per tile instead of one per
+  entropy-model call (``ldmrsic_core/models/single_stream.py``: about 70 bytes less per tile).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any
 from ldmrsic_core.errors import UnsupportedVersionError
 
 #: What this writer writes.
-VERSION = (3, 0)
+VERSION = (4, 0)
 #: Majors this reader decodes.
-READABLE_MAJORS = (1, 2, 3)
+READABLE_MAJORS = (1, 2, 3, 4)
 #: Majors whose header is zlib-compressed JSON behind a 64-byte preamble.
 JSON_MAJORS = (1, 2)
 

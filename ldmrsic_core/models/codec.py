@@ -28,6 +28,7 @@ from compressai.models import Elic2022Official
 from torch import Tensor, nn
 
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.models import single_stream
 from ldmrsic_core.models.exact import exact_arithmetic, exact_latent_codec, latent_checksums
 from ldmrsic_core.precision import prepare, run_layers
 from ldmrsic_core.tiling import STRIDE as TILING_STRIDE
@@ -140,8 +141,9 @@ class VariableRateElic(Elic2022Official):
         Returns ``strings`` (a flat list, one entry per coded stream, each a list of N
         byte strings), ``shape`` and ``y_hat`` (the de-gained latent the decoder will see).
         With ``exact`` the entropy parameters are computed in exact arithmetic on the CPU
-        (:mod:`ldmrsic_core.models.exact`) and ``checksums`` are the CRC32s of each image's latent
-        (the same whether the images are coded together or one by one).
+        (:mod:`ldmrsic_core.models.exact`), all of an image's symbols go into one stream
+        (:mod:`ldmrsic_core.models.single_stream`) and ``checksums`` are the CRC32s of each image's
+        latent (the same whether the images are coded together or one by one).
         """
         _check_size(x)
         gain, inv_gain = self.gains(quality)
@@ -150,10 +152,10 @@ class VariableRateElic(Elic2022Official):
             out = self.latent_codec.compress(y)
             return {"strings": out["strings"], "shape": out["shape"], "y_hat": out["y_hat"] * inv_gain}
         exact = self.exact_latent_codec()
-        with exact_arithmetic(x.device):
+        with exact_arithmetic(x.device), single_stream.encoding(x.shape[0]) as streams:
             out = exact.compress(y.to(torch.float64))
         y_hat = out["y_hat"].to(x.dtype)
-        return {"strings": out["strings"], "shape": out["shape"], "y_hat": y_hat * inv_gain,
+        return {"strings": [streams.flush()], "shape": out["shape"], "y_hat": y_hat * inv_gain,
                 "checksums": latent_checksums(out["y_hat"])}
 
     @torch.no_grad()
@@ -164,10 +166,28 @@ class VariableRateElic(Elic2022Official):
         if not exact:
             y_hat = self.latent_codec.decompress(strings, shape)["y_hat"]
             return {"x_hat": self.synthesize(y_hat * inv_gain)}
-        with exact_arithmetic(inv_gain.device):
-            grid = self.exact_latent_codec().decompress(strings, shape)["y_hat"]
+        grid = self.exact_latent(strings, shape)
         y_hat = grid.to(inv_gain.dtype)
         return {"x_hat": self.synthesize(y_hat * inv_gain), "checksums": latent_checksums(grid)}
+
+    @torch.no_grad()
+    def exact_latent(self, strings: list[list[bytes]], shape: dict[str, Any]) -> Tensor:
+        """The latent (float64, on the grid, before the decoder's gain) that exact streams decode to:
+        one stream per image (format 4, what :meth:`compress` writes) or one per entropy-model call
+        (formats 2 and 3)."""
+        device = next(self.parameters()).device
+        with exact_arithmetic(device):
+            if len(strings) != 1:
+                return self.exact_latent_codec().decompress(strings, shape)["y_hat"]
+            placeholders = [[b""] * len(strings[0]) for _ in range(self.entropy_calls)]
+            with single_stream.decoding(strings[0]):
+                return self.exact_latent_codec().decompress(placeholders, shape)["y_hat"]
+
+    @property
+    def entropy_calls(self) -> int:
+        """Entropy-model calls per image: the hyper-latent, then two checkerboard halves per group
+        (the stream count of formats 2 and 3)."""
+        return 1 + 2 * len(self.groups)
 
     def exact_latent_codec(self) -> nn.Module:
         """The exact-arithmetic copy of the entropy model on the model's device, built at first use
@@ -175,7 +195,8 @@ class VariableRateElic(Elic2022Official):
         device = next(self.parameters()).device
         cached = self.__dict__.get("_exact_codec")
         if cached is None or self.__dict__.get("_exact_device") != device:
-            cached = self.__dict__["_exact_codec"] = exact_latent_codec(self.latent_codec, device)
+            cached = exact_latent_codec(self.latent_codec, device)
+            self.__dict__["_exact_codec"] = single_stream.share_streams(cached)
             self.__dict__["_exact_device"] = device
         return cached
 

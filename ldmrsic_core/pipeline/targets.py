@@ -3,15 +3,15 @@
 A target (``--bpp``, ``--ratio`` or ``--psnr``) is met by a search over the quality 1.0–5.0 on
 a sample of the scene: up to 16 crops of 256² spread over it on a regular grid (nodata and all,
 so the sample weighs nodata areas as the scene does). Each crop's latent is computed once; each
-quality tried codes every crop with the codec's entropy model into real rANS streams (the float
-model: the exact one the file will use gave the same stream sizes wherever compared) and, for a
-PSNR target, reconstructs it from the quantised latent and enhances it as decoding will. The
-scene's file size is then estimated tile by tile from the sample's bytes per valid coded pixel
-(each tile's valid share counted from the masks; nodata costs next to nothing) and a fixed cost
-per stream, plus the container's own bytes. Rate grows with quality, so a regula falsi search
-(Illinois) on log-rate (or on PSNR) brackets the target in a few tries. The figures reported
-after compressing are the real file's; the PSNR stays an estimate (the original is not decoded
-again).
+quality tried codes every crop with the codec's entropy model into a real rANS stream per band
+group, as the file has them (the float model: the exact one the file will use gave the same stream
+sizes wherever compared) and, for a PSNR target, reconstructs it from the quantised latent and
+enhances it as decoding will. The scene's file size is then estimated tile by tile from the
+sample's bytes per valid coded pixel (each tile's valid share counted from the masks; nodata costs
+next to nothing) and a fixed cost per stream, plus the container's own bytes. Rate grows with
+quality, so a regula falsi search (Illinois) on log-rate (or on PSNR) brackets the target in a few
+tries. The figures reported after compressing are the real file's; the PSNR stays an estimate (the
+original is not decoded again).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ldmrsic_core.bands import ValueMapping, from_channels
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import psnr
 from ldmrsic_core.format.payload import TilePayload
+from ldmrsic_core.models import single_stream
 from ldmrsic_core.models.codec import MAX_QUALITY, MIN_QUALITY, STRIDE, VariableRateElic
 from ldmrsic_core.pipeline.tile_codec import codec_input, fill_invalid
 from ldmrsic_core.tiling import Box, Span, TilePlan, padded
@@ -135,6 +136,7 @@ class TargetSearch:
         the container's bytes for given tile payload lengths; ``enhance(unit, quality)``: what
         decoding applies to a decoded tile (None: nothing)."""
         self.net, self.device, self.mappings, self.groups, self.dtype = net, device, mappings, groups, dtype
+        single_stream.share_streams(net.latent_codec)  # one stream per band group, as compress writes
         self.plan, self.raw_bytes = plan, raw_bytes
         self.tile_valid = [n / (b.rows.length * b.cols.length) for n, b in zip(owned_valid, map(plan.owned,
                                                                                                 range(len(plan))))]
@@ -172,8 +174,9 @@ class TargetSearch:
             h, w = crop.valid.shape[1:]
             streams, kept = [], []
             for y in crop.latents:
-                out = self.net.latent_codec.compress(y * gain)
-                streams.append([s[0] for s in out["strings"]])
+                with single_stream.encoding(1) as coded:
+                    out = self.net.latent_codec.compress(y * gain)
+                streams.append(coded.flush())
                 kept.append(out["y_hat"])
             hats.append(kept)
             payload = len(TilePayload(crop.valid, streams, (0,) * len(streams)).encode())

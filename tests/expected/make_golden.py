@@ -1,14 +1,16 @@
 """Write the golden ``.ldmr`` files of ``tests/expected/golden/`` and record what they decode to.
 
 Each released format version writes the same two inputs with the bundled models, **with the
-code of that release**: format 1.1 from commit 4edd9c1, format 2.0 from commit 57969df (both run
-from a ``git worktree`` of that commit), the current format from this checkout. The old files
-are written once and never regenerated: they are the promise that an archive written then still
-decodes now. ``golden.json`` records, per file, the SHA-256 of its bytes and of the pixels the
-current decoder makes of it, with the platform they were decoded on; the decoded pixels are kept
-too (``*.npz``) so that another platform is checked against them within float rounding.
+code of that release**: format 1.1 from commit 4edd9c1, format 2.0 from commit 57969df, format
+3.0 from commit ab05636 (each run from a ``git worktree`` of that commit), the current format from
+this checkout. The old files are written once and never regenerated: they are the promise that an
+archive written then still decodes now. ``golden.json`` records, per file, the SHA-256 of its bytes
+and of the pixels the decoder made of it when it was written, with the platform and CPU; the decoded
+pixels are kept too (``*.npz``) so that another CPU is checked against them within float rounding.
+A file's record is made when the file is written and kept after that (a later run only adds the
+decode of a CPU not recorded yet).
 
-    python tests/expected/make_golden.py            # add missing files, record decodes
+    python tests/expected/make_golden.py            # add missing files and this CPU's decodes
     python tests/expected/make_golden.py --current  # rewrite the current version's files
 """
 
@@ -32,7 +34,7 @@ INPUTS = {  # name: (fixture, compress options)
     "rgb-nodata": ("rgb_uint8_nodata.tif", {"quality": 3.0, "tile": 128, "overlap": 16, **MODEL}),
     "int16-8band": ("sr_int16_8band.tif", {"quality": 4.0, "tile": 64, "overlap": 16, "enhance": False, **MODEL}),
 }
-RELEASES = {"1.1": "4edd9c1", "2.0": "57969df"}  # format version: the commit whose code writes it
+RELEASES = {"1.1": "4edd9c1", "2.0": "57969df", "3.0": "ab05636"}  # format version: the commit whose code writes it
 
 _WRITE = """
 import inspect, json, sys
@@ -69,21 +71,26 @@ def main() -> None:
 
     GOLDEN.mkdir(exist_ok=True)
     versions = {**RELEASES, VERSION_TEXT: None}
-    record: dict = {}
+    record_path = HERE / "golden.json"
+    record: dict = json.loads(record_path.read_text()) if record_path.exists() else {}
     for version, commit in versions.items():
         for name, (fixture, options) in INPUTS.items():
             target = GOLDEN / f"{name}-v{version}.ldmr"
             if not target.exists() or (commit is None and args.current):
                 target.unlink(missing_ok=True)
+                record.pop(target.name, None)
                 write_with(commit, ROOT / "tests" / "data" / fixture, target, options)
             pixels = decode_golden(target)
-            save_pixels(target.with_suffix(".npz"), pixels)
-            record[target.name] = {"format": version, "written_by": commit or "this checkout",
-                                   "source": fixture, "options": options, "file_sha256": file_sha256(target),
-                                   "pixels_sha256": file_sha256(None, pixels), "platform": platform_key(),
-                                   "pixels_sha256_on": {cpu_key(): file_sha256(None, pixels)}}
-            print(f"{target.name}: {target.stat().st_size} bytes, pixels {record[target.name]['pixels_sha256'][:16]}")
-    (HERE / "golden.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            decoded = file_sha256(None, pixels)
+            if target.name not in record:
+                save_pixels(target.with_suffix(".npz"), pixels)
+                record[target.name] = {"format": version, "written_by": commit or "this checkout",
+                                       "source": fixture, "options": options, "file_sha256": file_sha256(target),
+                                       "pixels_sha256": decoded, "platform": platform_key(),
+                                       "pixels_sha256_on": {}}
+            record[target.name]["pixels_sha256_on"].setdefault(cpu_key(), decoded)
+            print(f"{target.name}: {target.stat().st_size} bytes, pixels {decoded[:16]}")
+    record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
