@@ -15,7 +15,15 @@ from ldmrsic_cli.main import main
 from ldmrsic_core import compress_raster, decompress_raster
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import compare
-from ldmrsic_core.pipeline.targets import MAX_TRIES, SAMPLE_GRID, Target, TargetSearch, parse_target, sample_boxes, sample_scene
+from ldmrsic_core.pipeline.targets import (
+    MAX_TRIES,
+    SAMPLE_GRID,
+    Target,
+    TargetSearch,
+    parse_target,
+    sample_boxes,
+    sample_scene,
+)
 from ldmrsic_core.raster_io import open_source, read_pixels, valid_counts
 from ldmrsic_core.tiling import TilePlan
 from ldmrsic_core.zoo.registry import load_codec
