@@ -1,5 +1,6 @@
-"""Format 3: the compact binary header and index — size, round trip of every header field, the CRS
-as an EPSG code or WKT, and named failures on damage."""
+"""Formats 3 and 4: the compact binary header and index — size, round trip of every header field
+in both formats, format 4's short model ids and quality, the CRS as an EPSG code or WKT, and named
+failures on damage."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from ldmrsic_core.format.versions import VERSION
 
 #: The issue's budget for a 256² RGB image without georeferencing (start, header, index, trailer).
 SMALL_IMAGE_OVERHEAD = 128
+#: Format 4 with a bundled codec and enhancer: 12 start, 33 header, 6 index, 8 trailer = 59 (format 3: 113).
+SMALL_IMAGE_OVERHEAD_4 = 64
 
 
 def rgb_image(path, size=256, **profile):
@@ -58,23 +61,69 @@ def full_header(**raster_changes) -> Header:
         tags={"AREA_OR_POINT": "Area", "ü": "ß"}, band_tags=({"a": "1"}, {}, {}, {"b": "2"}),
         mask_kind=MaskKind.NODATA)
     raster = dataclasses.replace(raster, **raster_changes)
-    return Header(raster=raster, codec=CodecInfo(None, "ab" * 32, None, 3.2718281828, None), tile_size=512,
+    return Header(raster=raster, codec=CodecInfo(None, "ab" * 32, None, 3.272, None), tile_size=512,
                   overlap=16, groups=((0, 1, 2), (3,)), mappings=tuple(ValueMapping(-100.0 * i, 3000.5 + i)
                                                                      for i in range(4)),
                   clipped=(0, 5, 0, 300), software="ldmrsic-geo 0.1.0", extra={"note": [1, 2]},
                   enhancer=EnhancerInfo(None, "cd" * 32, None), entropy="fixed-point-1")
 
 
-def test_every_header_field_round_trips():
+@pytest.mark.parametrize("version", [(3, 0), (4, 0)])
+def test_every_header_field_round_trips(version):
     header = full_header()
-    assert decode_header(encode_header(header)) == header
+    assert decode_header(encode_header(header, version=version), version=version) == header
     names = {"ab" * 32: ("codec-x", "elic-small"), "cd" * 32: ("enh-y", "men-small")}
-    named = decode_header(encode_header(header), names)
+    named = decode_header(encode_header(header, version=version), names, version)
     assert (named.codec.model, named.codec.config, named.enhancer.model) == ("codec-x", "elic-small", "enh-y")
     bare = dataclasses.replace(header, raster=dataclasses.replace(
         header.raster, crs_wkt=None, transform=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), nodata=None, mask_kind=MaskKind.NAN,
         dtype="float32"), enhancer=None, extra={})
-    assert decode_header(encode_header(bare)) == bare
+    assert decode_header(encode_header(bare, version=version), version=version) == bare
+    if version == (3, 0):  # format 3 stores any float quality
+        odd = dataclasses.replace(header, codec=dataclasses.replace(header.codec, quality=3.2718281828))
+        assert decode_header(encode_header(odd, version=version), version=version) == odd
+
+
+def test_format_4_names_bundled_models_by_8_bytes_of_their_hash_and_the_quality_in_thousandths():
+    header = full_header()
+    bundled = frozenset({"ab" * 32, "cd" * 32})
+    names = {"ab" * 32: ("codec-x", "elic-small"), "cd" * 32: ("enh-y", "men-small"), "ee" * 32: ("z", "elic-tiny")}
+    full, short = encode_header(header, version=(4, 0)), encode_header(header, bundled, (4, 0))
+    assert len(full) - len(short) == 2 * 24
+    assert len(encode_header(header, version=(3, 0))) - len(full) == 6  # f64 quality → two-byte varint
+    resolved = decode_header(short, names)  # the installed table gives back the whole hashes and names
+    assert (resolved.codec.sha256, resolved.enhancer.sha256) == ("ab" * 32, "cd" * 32)
+    assert (resolved.codec.model, resolved.enhancer.model) == ("codec-x", "enh-y")
+    unknown = decode_header(short)  # an installation without them keeps what the file says
+    assert (unknown.codec.sha256, unknown.enhancer.sha256, unknown.codec.model) == ("ab" * 8, "cd" * 8, None)
+    with pytest.raises(ValueError, match="thousandths"):
+        encode_header(dataclasses.replace(header, codec=dataclasses.replace(header.codec, quality=3.2718)))
+
+
+def test_a_file_naming_a_model_this_installation_lacks_says_which_by_its_short_id(tmp_path, tiny_weights):
+    from ldmrsic_core import decompress_raster
+    from ldmrsic_core.zoo.registry import load_codec
+
+    packed = compress_raster(rgb_image(tmp_path / "img.tif", 64), tmp_path / "img.ldmr", model=tiny_weights,
+                             tile=64, device="cpu", enhance=False).output
+    sha = load_codec(tiny_weights).sha256
+    with ContainerReader(packed) as reader, ContainerWriter(tmp_path / "short.ldmr", 1) as writer:
+        writer.add_tile(0, reader.read_tile(0))
+        writer.finish(reader.typed_header, frozenset({sha}))  # as if it were bundled
+    with pytest.raises(LdmrError, match=f"SHA-256 {sha[:16]}…"):
+        decompress_raster(tmp_path / "short.ldmr", tmp_path / "a.tif", device="cpu")
+    restored = decompress_raster(tmp_path / "short.ldmr", tmp_path / "b.tif", model=tiny_weights, device="cpu")
+    direct = decompress_raster(packed, tmp_path / "c.tif", model=tiny_weights, device="cpu")
+    with rasterio.open(restored.output) as a, rasterio.open(direct.output) as b:
+        assert np.array_equal(a.read(), b.read())
+
+
+def test_a_small_image_with_the_bundled_models_pays_at_most_64_bytes_of_container(tmp_path):
+    packed = compress_raster(rgb_image(tmp_path / "img.tif"), tmp_path / "img.ldmr", tile=256, quality=2.5,
+                             device="cpu").output
+    info = file_info(packed)
+    assert info["model"]["name"] and info["enhancer"]["name"]  # named from the installed table
+    assert info["overhead"]["container_bytes"] <= SMALL_IMAGE_OVERHEAD_4
 
 
 def test_crs_is_an_epsg_code_when_it_is_one_and_wkt_otherwise():

@@ -111,7 +111,7 @@ class ContainerWriter:
             if not isinstance(header, Header):
                 raise TypeError("format 3 writes a typed Header")
             index = b"".join(varint(e.length) + _CRC.pack(e.crc32) for e in entries)
-            footer = encode_header(header, named_elsewhere) + index
+            footer = encode_header(header, named_elsewhere, self.version) + index
             length = struct.pack("<I", len(footer))
             self._file.write(footer + _TRAILER.pack(len(footer), zlib.crc32(self._start + footer + length)))
         self._file.flush()
@@ -139,9 +139,9 @@ class ContainerWriter:
 
 
 def container_bytes(header: Header, payload_lengths: list[int], named_elsewhere: frozenset[str] = frozenset()) -> int:
-    """The bytes a format-3 file adds to its tile payloads: start, header, index and trailer."""
+    """The bytes a file of the current format adds to its tile payloads: start, header, index and trailer."""
     index = sum(len(varint(n)) + _CRC.size for n in payload_lengths)
-    return START_SIZE + len(encode_header(header, named_elsewhere)) + index + _TRAILER.size
+    return START_SIZE + len(encode_header(header, named_elsewhere, VERSION)) + index + _TRAILER.size
 
 
 def rewrite(path: Path, target: Path, version: tuple[int, int],
@@ -239,7 +239,7 @@ class ContainerReader:
         footer = self._read_at(self.size - _TRAILER.size - footer_len, footer_len)
         if crc != zlib.crc32(start + footer + struct.pack("<I", footer_len)):
             raise DamagedFileError(f"{name} is truncated or has a damaged header or tile index (checksum mismatch)")
-        typed, lengths_crcs, header_bytes = _split_footer(footer, names, name)
+        typed, lengths_crcs, header_bytes = _split_footer(footer, names, name, self.version)
         entries, offset = [], START_SIZE
         for length, crc32 in lengths_crcs:
             entries.append(IndexEntry(offset, length, crc32))
@@ -291,12 +291,12 @@ class ContainerReader:
         self.close()
 
 
-def _split_footer(footer: bytes, names: dict[str, tuple[str, str]] | None,
-                  name: str) -> tuple[Header, list[tuple[int, int]], int]:
-    """Format 3's footer → (header, [(length, CRC32) per tile], header bytes); the header's
+def _split_footer(footer: bytes, names: dict[str, tuple[str, str]] | None, name: str,
+                  version: tuple[int, int]) -> tuple[Header, list[tuple[int, int]], int]:
+    """The footer of formats 3–4 → (header, [(length, CRC32) per tile], header bytes); the header's
     tile grid says how many index entries follow it."""
     try:
-        header, size = read_header(footer, names)
+        header, size = read_header(footer, names, version)
     except DamagedFileError as exc:
         raise DamagedFileError(f"{name}: {exc}") from None
     count = len(header.plan)

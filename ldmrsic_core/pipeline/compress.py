@@ -13,6 +13,7 @@ from ldmrsic_core.bands import group_bands, parse_band_list
 from ldmrsic_core.device import resolve_device
 from ldmrsic_core.enhance.enhancer import quality_level
 from ldmrsic_core.errors import InputError
+from ldmrsic_core.format.binary_header import stored_quality
 from ldmrsic_core.format.container import ContainerWriter, container_bytes
 from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header, MaskKind, RasterInfo
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
@@ -111,7 +112,7 @@ def compress_raster(
     source = Path(input)
     output_path = Path(output) if output is not None else source.with_suffix(".ldmr")
     check_output(output_path, overwrite, (source,))  # fail fast; atomic_output checks again at the end
-    quality = check_quality(quality) if target is None else defaults.QUALITY
+    quality = stored_quality(check_quality(quality)) if target is None else defaults.QUALITY
     validate(tile, overlap)
     torch_device = resolve_device(device)
     batch = resolve_tile_batch(tile_batch, torch_device)
@@ -137,7 +138,7 @@ def compress_raster(
                 owned_valid, _raw_bytes(info), lambda lengths: container_bytes(header, lengths, bundled_hashes()),
                 _estimate_enhancement(enhancer_model, groups, torch_device, precision),
             ).search(target)
-            quality = choice.quality
+            quality = stored_quality(choice.quality)
         settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality)
 
         def tile_jobs():  # read ahead in this thread while the jobs run

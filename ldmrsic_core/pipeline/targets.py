@@ -27,6 +27,7 @@ import torch
 from ldmrsic_core.bands import ValueMapping, from_channels
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import psnr
+from ldmrsic_core.format.binary_header import stored_quality
 from ldmrsic_core.format.payload import TilePayload
 from ldmrsic_core.models import single_stream
 from ldmrsic_core.models.codec import MAX_QUALITY, MIN_QUALITY, STRIDE, VariableRateElic
@@ -232,6 +233,7 @@ class TargetSearch:
         scores: dict[float, float] = {}
 
         def score(q: float) -> float:  # increasing in quality, 0 at the target
+            q = stored_quality(q)  # only qualities a file can store are tried
             e = self.estimate(q, with_psnr)
             scores[q] = (e.psnr - goal) if with_psnr else math.log(e.bpp / goal)
             return scores[q]
@@ -258,11 +260,11 @@ class TargetSearch:
             if hi is None:  # every try is below the target: step up
                 if lo == MAX_QUALITY:
                     self._out_of_reach(target, with_psnr)
-                nxt = min(MAX_QUALITY, lo - scores[lo] / _slope(below, slope))
+                nxt = min(MAX_QUALITY, max(lo + QUALITY_STEP, lo - scores[lo] / _slope(below, slope)))
             else:  # every try is above the target: step down
                 if hi == MIN_QUALITY:
                     self._out_of_reach(target, with_psnr)
-                nxt = max(MIN_QUALITY, hi - scores[hi] / _slope(above, slope))
+                nxt = max(MIN_QUALITY, min(hi - QUALITY_STEP, hi - scores[hi] / _slope(above, slope)))
             score(nxt)
         q = min(scores, key=lambda k: abs(scores[k]))
         estimate = self.estimate(q, with_psnr or self.enhance is not None)

@@ -16,8 +16,9 @@ from ldmrsic_core.zoo.table import named_weights
 
 def described(need: CodecInfo | EnhancerInfo, kind: str = "model") -> str:
     """How an error names the weights a file needs: by name where the file (format 1–2) or the
-    installed models know it, always by SHA-256."""
-    return f"{kind} {need.model!r} (SHA-256 {need.sha256})" if need.model else f"the {kind} with SHA-256 {need.sha256}"
+    installed models know it, always by SHA-256 (a format 4 file's short id: its first 16 hex digits)."""
+    digest = need.sha256 if len(need.sha256) == 64 else need.sha256 + "…"
+    return f"{kind} {need.model!r} (SHA-256 {digest})" if need.model else f"the {kind} with SHA-256 {digest}"
 
 
 def codec_for(header: Header, model: str | Path | None, device: str, precision: str = "auto") -> ModelRef:
