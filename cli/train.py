@@ -51,9 +51,13 @@ from ldmrsic_cli.options import echo_err
 @click.option("--qualities", type=float, nargs=2, default=None, metavar="LO HI",
               help="--stage codec: sample each step's quality uniformly in LO–HI only [default: 1 5] (for "
                    "example to give the high rates more steps); validation still covers every preset.")
+@click.option("--top-weight", type=float, default=None, metavar="W",
+              help="--stage codec: the upper half of the quality range gets W times the steps of the lower half "
+                   "[default: 1, uniform] (the high rates learn slowest).")
 @click.pass_context
 def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, out, config_name, steps, batch,
-          crop, lr, warmup, val, val_every, val_limit, ckpt_every, device, threads, no_bf16, resume, seed, qualities):
+          crop, lr, warmup, val, val_every, val_limit, ckpt_every, device, threads, no_bf16, resume, seed, qualities,
+          top_weight):
     """Train a model (run under torchrun for several GPUs or machines)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -71,6 +75,8 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
         check_config(config_name)
         if qualities is not None:
             given["qualities"] = tuple(qualities)
+        if top_weight is not None:
+            given["top_weight"] = top_weight
         trainer = CodecTrainer(TrainConfig(config=config_name, init=init_run, **common, **given), resume=resume)
     else:
         from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer

@@ -214,6 +214,33 @@ def test_a_run_can_train_a_range_of_qualities_only(tiles, tmp_path, capsys):
     assert not (tmp_path / "r2").exists()
 
 
+def test_top_weight_gives_the_upper_half_of_the_qualities_its_share():
+    import random
+
+    from ldmrsic_core.training.codec_trainer import sample_quality
+
+    a, b = random.Random(7), random.Random(7)
+    assert [sample_quality(a, 1, 5) for _ in range(50)] == [b.uniform(1, 5) for _ in range(50)]
+    rng = random.Random(3)
+    draws = [sample_quality(rng, 1, 5, 3.0) for _ in range(20_000)]
+    assert all(1 <= q <= 5 for q in draws)
+    upper = sum(q >= 3 for q in draws) / len(draws)
+    assert abs(upper - 0.75) < 0.015  # W / (1 + W)
+    assert abs(sum(q >= 4 for q in draws) / len(draws) - 0.375) < 0.015  # uniform within each half
+
+
+def test_a_run_can_weight_the_high_rates(tiles, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["--quiet", "train", "--tiles", str(tiles), "--config", "elic-tiny", "--steps", "4", "--batch", "2",
+            "--crop", "64", "--warmup", "2"]
+    assert main([*args, "--out", str(run), "--top-weight", "1e9"]) == 0
+    assert all(float(r["quality"]) >= 3 for r in read_csv(run / "train.csv"))
+    assert json.loads((run / "config.json").read_text())["top_weight"] == 1e9
+    assert main([*args, "--out", str(tmp_path / "r2"), "--top-weight", "0"]) == 1
+    assert "--top-weight 0 is invalid" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+
+
 def test_tile_scale_averages_blocks(tmp_path):
     source = DATA / "l8_uint16_1band.tif"
     out = tmp_path / "t"

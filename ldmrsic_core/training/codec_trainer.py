@@ -1,7 +1,7 @@
 """Rate–distortion training of one variable-rate codec for every quality preset.
 
-Each step samples a quality q uniformly in [1, 5] (so fractional qualities are trained too; a run
-may narrow the range, :attr:`TrainConfig.qualities`)
+Each step samples a quality q in [1, 5] (so fractional qualities are trained too; a run may narrow
+the range, :attr:`TrainConfig.qualities`, and give its upper half more steps, :attr:`TrainConfig.top_weight`)
 and minimises λ(q)·255²·MSE + bpp on random crops; CompressAI's auxiliary loss trains the
 entropy bottleneck's quantiles with its own optimiser. An exponential moving average (EMA)
 of the weights is kept and is what validation measures and export ships.
@@ -13,6 +13,7 @@ the checkpoint adds the model, EMA and both optimisers.
 from __future__ import annotations
 
 import copy
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,19 @@ class TrainConfig:
     threads: int = 0
     init: str | None = None
     qualities: tuple[float, float] = (MIN_QUALITY, MAX_QUALITY)
+    top_weight: float = 1.0  # sampling density of the upper half of `qualities` relative to the lower half
+
+
+def sample_quality(rng: random.Random, low: float, high: float, top_weight: float = 1.0) -> float:
+    """A quality in [low, high] whose upper half is ``top_weight`` times as likely per unit as its lower half.
+
+    ``top_weight`` 1 draws exactly as a plain uniform draw does (earlier runs resume unchanged).
+    """
+    if top_weight == 1.0:
+        return rng.uniform(low, high)
+    middle = (low + high) / 2
+    upper = rng.random() < top_weight / (1.0 + top_weight)
+    return rng.uniform(middle, high) if upper else rng.uniform(low, middle)
 
 
 class CodecTrainer(TrainingRun):
@@ -68,6 +82,8 @@ class CodecTrainer(TrainingRun):
         if not MIN_QUALITY <= low <= high <= MAX_QUALITY:
             raise InputError(f"--qualities {low:g} {high:g} is invalid: give LO ≤ HI within "
                              f"{MIN_QUALITY:g}–{MAX_QUALITY:g}")
+        if not cfg.top_weight > 0:
+            raise InputError(f"--top-weight {cfg.top_weight:g} is invalid: give a positive number (1 = uniform)")
         self.data = TileSet(Path(cfg.tiles), cfg.crop)
         self.val = ValidationSet(Path(cfg.val), cfg.val_limit) if cfg.val and self.rank == 0 else None
         self.net = codec_config(cfg.config).build()
@@ -89,7 +105,7 @@ class CodecTrainer(TrainingRun):
 
     def train_step(self, autocast: bool) -> dict[str, float]:
         cfg = self.cfg
-        quality = self.rng.uniform(*cfg.qualities)
+        quality = sample_quality(self.rng, *cfg.qualities, cfg.top_weight)
         x = self.data.batch(cfg.batch, cfg.crop, self.rng).to(self.device, non_blocking=True)
         out = self.model(x.contiguous(memory_format=torch.channels_last), quality, bf16=autocast)
         losses = rd_loss(out, x, lambda_for_quality(quality))
