@@ -12,9 +12,17 @@ from compressai.layers import CheckerboardMaskedConv2d
 from torch import nn
 
 import ldmrsic_core.models.exact as exact_module
+import ldmrsic_core.models.exact_int as exact_int_module
 from conftest import DATA
 from ldmrsic_core.models.exact import GRID_BITS, exact_latent_codec, quantize_layer, to_grid
-from ldmrsic_core.models.exact_int import attach_integer_conv, balanced_digits, digit_count, integer_eligible
+from ldmrsic_core.models.exact_int import (
+    attach_integer_conv,
+    balanced_digits,
+    digit_count,
+    integer_eligible,
+    integer_gemm_available,
+    integer_gemm_pays,
+)
 from ldmrsic_core.zoo.registry import load_codec
 
 
@@ -65,8 +73,27 @@ def test_layers_the_integer_path_does_not_evaluate_are_left_to_float64():
             attach_integer_conv(layer.double(), GRID_BITS, torch.zeros(8))
 
 
+def test_the_integer_path_runs_only_where_it_pays(monkeypatch):
+    """int8 GEMMs are measured against float64 ones once per process; a CPU where they are slow (AVX2
+    without VNNI: 23× slower) or missing gets the float64 convolutions, which give the same numbers."""
+    assert isinstance(integer_gemm_pays(), bool)
+    net = load_codec("elic-small-ucm-1").model
+    for pays in (True, False):
+        monkeypatch.setattr(exact_module, "integer_gemm_pays", lambda pays=pays: pays and integer_gemm_available())
+        codec = exact_latent_codec(net.latent_codec, "cpu")
+        used = any(hasattr(m, "_int_weight_digits") for m in codec.modules())
+        assert used == (pays and integer_gemm_available())
+    integer_gemm_pays.cache_clear()
+    try:
+        monkeypatch.setattr(exact_int_module, "integer_gemm_available", lambda: False)
+        assert integer_gemm_pays() is False
+    finally:
+        integer_gemm_pays.cache_clear()
+
+
 def test_the_shipped_codec_codes_a_tile_to_the_same_streams_and_latents_either_way(monkeypatch):
     """The integer path changes no bit: the same streams and latents as the float64 convolutions."""
+    monkeypatch.setattr(exact_module, "integer_gemm_pays", integer_gemm_available)  # also where it is slower
     net = load_codec("elic-small-ucm-1").model
     with rasterio.open(DATA / "naip_uint8_4band.tif") as src:
         pixels = src.read([1, 2, 3], window=((0, 64), (0, 128))).astype(np.float32) / 255

@@ -41,7 +41,7 @@ from compressai.latent_codecs import ChannelGroupsLatentCodec
 from torch import Tensor, nn
 
 from ldmrsic_core.errors import ExactArithmeticError
-from ldmrsic_core.models.exact_int import attach_integer_conv, integer_eligible, integer_gemm_available
+from ldmrsic_core.models.exact_int import attach_integer_conv, integer_eligible, integer_gemm_pays
 
 #: A change to any constant here needs a new ``ldmrsic_core.format.header.ENTROPY_SCHEME`` name.
 #: Activations, scales and means live on the grid 2^-GRID_BITS.
@@ -120,7 +120,7 @@ def exact_latent_codec(latent_codec: nn.Module, device: torch.device | str = "cp
     from several threads at once: nothing in it depends on torch's (global) default dtype.
     """
     exact = copy.deepcopy(latent_codec).to("cpu", torch.float64).eval()
-    integer = torch.device(device).type == "cpu" and integer_gemm_available()
+    integer = torch.device(device).type == "cpu" and integer_gemm_pays()
     for name, module in exact.named_modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and not name.startswith(ENCODER_ONLY):
             bits = quantize_layer(module)

@@ -18,11 +18,16 @@ exact model 1.4–1.7× (BENCHMARKS.md, "The CPU path, 2026-12-02 (2)"). Stride-
 convolutions are the convolution with the flipped kernel; the checkerboard context's masked taps are
 left out of the GEMM; an all-zero input (the anchors' empty context) costs no GEMM. 1×1 layers are not
 faster this way and keep the float64 convolution, as do strided ones.
+
+Where int8 GEMMs are slow the float64 convolutions run instead (:func:`integer_gemm_pays`): on an AVX2
+CPU without VNNI (AMD EPYC family 23) ``torch._int_mm`` ran 23× *slower* than a float64 GEMM and made
+coding a 256² image take 25 s instead of 2.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 import types
 
 import torch
@@ -42,6 +47,35 @@ def integer_gemm_available() -> bool:
         return torch.equal(torch._int_mm(a, a.t().contiguous()), a.int() @ a.t().int())
     except (AttributeError, RuntimeError, NotImplementedError):
         return False
+
+
+#: The integer path makes one int8 GEMM (all weight digits stacked) per activation digit: 2–3 of them.
+_ACTIVATION_DIGITS = 3
+
+
+@functools.cache
+def integer_gemm_pays() -> bool:
+    """Whether int8 GEMMs are fast enough on this CPU to beat the float64 convolutions, measured once per
+    process on a convolution-sized product (best of three; a few milliseconds where int8 is fast). Both
+    paths give the same numbers, so the choice changes the speed only."""
+    if not integer_gemm_available():
+        return False
+    generator = torch.Generator().manual_seed(0)
+    weights = torch.randint(-128, 128, (2 * 64, 576), dtype=torch.int8, generator=generator)  # two weight digits
+    cols = torch.randint(-128, 128, (576, 256), dtype=torch.int8, generator=generator)
+    weights64, cols64 = weights[:64].double(), cols.double()
+
+    def best(product) -> float:
+        product()
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            product()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    integer = best(lambda: torch._int_mm(weights, cols))
+    return _ACTIVATION_DIGITS * integer < best(lambda: weights64 @ cols64)
 
 
 def digit_count(largest: int) -> int:
