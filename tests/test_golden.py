@@ -30,6 +30,19 @@ def test_every_released_format_has_golden_files():
     assert {entry["format"] for entry in RECORD.values()} == {"1.1", "2.0", "3.0", VERSION_TEXT}
 
 
+# Every codec that has been the default, in order; the last is today's (issue 17 §4).
+DEFAULTS_SO_FAR = ("elic-small-ucm-1", "elic-small-mix-3", "elic-small-mix-4")
+
+
+def test_every_earlier_default_has_a_golden_file():
+    from ldmrsic_core.zoo.table import default_model
+
+    assert default_model() == DEFAULTS_SO_FAR[-1], ("a new default: add it to DEFAULTS_SO_FAR and write a golden "
+                                                    "file with the one it replaces (tests/expected/make_golden.py)")
+    written = {entry["options"].get("model") for entry in RECORD.values()}
+    assert set(DEFAULTS_SO_FAR[:-1]) <= written
+
+
 @pytest.mark.parametrize("name", sorted(RECORD))
 def test_golden_file_decodes_to_its_recorded_pixels(name):
     entry, path = RECORD[name], EXPECTED / "golden" / name

@@ -3,12 +3,14 @@
 Each released format version writes the same two inputs with the bundled models, **with the
 code of that release**: format 1.1 from commit 4edd9c1, format 2.0 from commit 57969df, format
 3.0 from commit ab05636 (each run from a ``git worktree`` of that commit), the current format from
-this checkout. The old files are written once and never regenerated: they are the promise that an
-archive written then still decodes now. ``golden.json`` records, per file, the SHA-256 of its bytes
-and of the pixels the decoder made of it when it was written, with the platform and CPU; the decoded
-pixels are kept too (``*.npz``) so that another CPU is checked against them within float rounding.
-A file's record is made when the file is written and kept after that (a later run only adds the
-decode of a CPU not recorded yet).
+this checkout. Each later default codec (``PAST_DEFAULTS``) also has a file written by the release
+that shipped it as the default, so that a new default never stops its files decoding. The old files
+are written once and never regenerated: they are the promise that an archive written then still
+decodes now. ``golden.json`` records, per file, the SHA-256 of its bytes and of the pixels the
+decoder made of it when it was written, with the platform and CPU; the decoded pixels are kept too
+(``*.npz``) so that another CPU is checked against them within float rounding. A file's record is
+made when the file is written and kept after that (a later run only adds the decode of a CPU not
+recorded yet).
 
     python tests/expected/make_golden.py            # add missing files and this CPU's decodes
     python tests/expected/make_golden.py --current  # rewrite the current version's files
@@ -35,6 +37,12 @@ INPUTS = {  # name: (fixture, compress options)
     "int16-8band": ("sr_int16_8band.tif", {"quality": 4.0, "tile": 64, "overlap": 16, "enhance": False, **MODEL}),
 }
 RELEASES = {"1.1": "4edd9c1", "2.0": "57969df", "3.0": "ab05636"}  # format version: the commit whose code writes it
+# A file written by each later default codec (with its enhancer), by the last release that shipped it as the
+# default: name: (fixture, format version, options). elic-small-ucm-1's are the INPUTS above.
+PAST_DEFAULTS = {
+    "rgb-elic-small-mix-3": ("rgb_uint8_nodata.tif", "3.0",
+                             {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-3"}),
+}
 
 _WRITE = """
 import inspect, json, sys
@@ -73,23 +81,26 @@ def main() -> None:
     versions = {**RELEASES, VERSION_TEXT: None}
     record_path = HERE / "golden.json"
     record: dict = json.loads(record_path.read_text()) if record_path.exists() else {}
-    for version, commit in versions.items():
-        for name, (fixture, options) in INPUTS.items():
-            target = GOLDEN / f"{name}-v{version}.ldmr"
-            if not target.exists() or (commit is None and args.current):
-                target.unlink(missing_ok=True)
-                record.pop(target.name, None)
-                write_with(commit, ROOT / "tests" / "data" / fixture, target, options)
-            pixels = decode_golden(target)
-            decoded = file_sha256(None, pixels)
-            if target.name not in record:
-                save_pixels(target.with_suffix(".npz"), pixels)
-                record[target.name] = {"format": version, "written_by": commit or "this checkout",
-                                       "source": fixture, "options": options, "file_sha256": file_sha256(target),
-                                       "pixels_sha256": decoded, "platform": platform_key(),
-                                       "pixels_sha256_on": {}}
-            record[target.name]["pixels_sha256_on"].setdefault(cpu_key(), decoded)
-            print(f"{target.name}: {target.stat().st_size} bytes, pixels {decoded[:16]}")
+    jobs = [(f"{name}-v{version}.ldmr", version, commit, fixture, options)
+            for version, commit in versions.items() for name, (fixture, options) in INPUTS.items()]
+    jobs += [(f"{name}-v{version}.ldmr", version, RELEASES[version], fixture, options)
+             for name, (fixture, version, options) in PAST_DEFAULTS.items()]
+    for file_name, version, commit, fixture, options in jobs:
+        target = GOLDEN / file_name
+        if not target.exists() or (commit is None and args.current):
+            target.unlink(missing_ok=True)
+            record.pop(target.name, None)
+            write_with(commit, ROOT / "tests" / "data" / fixture, target, options)
+        pixels = decode_golden(target)
+        decoded = file_sha256(None, pixels)
+        if target.name not in record:
+            save_pixels(target.with_suffix(".npz"), pixels)
+            record[target.name] = {"format": version, "written_by": commit or "this checkout",
+                                   "source": fixture, "options": options, "file_sha256": file_sha256(target),
+                                   "pixels_sha256": decoded, "platform": platform_key(),
+                                   "pixels_sha256_on": {}}
+        record[target.name]["pixels_sha256_on"].setdefault(cpu_key(), decoded)
+        print(f"{target.name}: {target.stat().st_size} bytes, pixels {decoded[:16]}")
     record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
