@@ -21,8 +21,8 @@ from ldmrsic_cli.options import echo_err
                    "[default: the bundled default].")
 @click.option("--init", "init_run", default=None,
               help="Warm start. --stage codec: an exported codec (name or weights file) whose weights the run "
-                   "starts from (fresh optimisers, --warmup); --stage prior: a Stage I run; --stage ldm: the "
-                   "Stage I run to start from (required).")
+                   "starts from (fresh optimisers, --warmup); --stage prior: a Stage I run or an exported enhancer; "
+                   "--stage ldm (required): the Stage I run to start from, or an exported enhancer to fine-tune.")
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Enhancement stages: folder caching decoded images [default: pairs-cache next to --out].")
 @click.option("--tiles-limit", type=int, default=0, help="Use this many training images only [default: all].")

@@ -4,6 +4,8 @@
 # work tree. Stage I warm-starts from the shipped enhancer; Stage II from this codec's Stage I run.
 #   CODEC=elic-small-mix-3 RUN=enh-mix-3 STEPS=3000 scripts/campaign_enhancer.sh prior [--resume]
 #   CODEC=elic-small-mix-3 RUN=enh-mix-3 STEPS=1500 scripts/campaign_enhancer.sh ldm [--resume]
+# A short fine-tune for a codec close to one that has an enhancer skips Stage I: Stage II from that enhancer,
+#   CODEC=elic-small-mix-5 RUN=enh-mix-5 STEPS=600 LDM_INIT=men-small-mix-4 scripts/campaign_enhancer.sh ldm
 # TILES_LIMIT, VAL_LIMIT and VAL_EVERY (490, 42, 500) make a smoke run small.
 # Stage I's run is $RUN-prior, Stage II's $RUN-ldm; export the Stage II run with
 # `ldmrsic-geo train export RUNS/$RUN-ldm --name NAME --dir ldmrsic_core/weights` once enhance_val says so.
@@ -19,7 +21,7 @@ THREADS=${THREADS:-1}
 STAGE=${1:?prior or ldm}
 case "$STAGE" in
     prior) init=(--init "${INIT:-men-small-ucm-1}") ;;
-    ldm) init=(--init "$RUNS/$RUN-prior") ;;
+    ldm) init=(--init "${LDM_INIT:-$RUNS/$RUN-prior}") ;;
     *) echo "stage must be prior or ldm, not $STAGE" >&2; exit 2 ;;
 esac
 if [ "${2:-}" = "--resume" ]; then  # Stage II names its Stage I run even when resuming

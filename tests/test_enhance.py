@@ -324,3 +324,14 @@ def test_stage_one_warm_starts_from_an_exported_enhancer(stage_runs, tmp_path):
     with pytest.raises(InputError, match="restores jpeg2000 output, not ldmrsic"):
         EnhanceTrainer(EnhanceConfig(out=str(tmp_path / "bad"), stage="prior", init="jp2-tiny-init",
                                      **{**common, "source": "ldmrsic"}), progress=False)
+    # Stage II fine-tunes all of an exported enhancer (LRM_DM and the denoiser as trained, not LRM's copy)
+    tune = EnhanceTrainer(EnhanceConfig(out=str(tmp_path / "tune"), stage="ldm", init="jp2-tiny-init", **common),
+                          progress=False)
+    assert all(torch.equal(tune.net.state_dict()[k], v) for k, v in exported.items())
+    assert any(not torch.equal(exported[f"lrm_dm.{k}"], v) for k, v in tune.net.lrm.state_dict().items()
+               if f"lrm_dm.{k}" in exported and exported[f"lrm_dm.{k}"].shape == v.shape)
+    tune.train(progress=False)
+    after = tune.net.state_dict()
+    teacher = [k for k in exported if k.startswith("lrm.")]
+    assert teacher and all(torch.equal(after[k], exported[k]) for k in teacher)  # frozen
+    assert any(not torch.equal(after[k], v) for k, v in exported.items() if k.startswith("men."))

@@ -2,8 +2,9 @@
 
 * Stage I — the source codec is frozen (X̃ comes from :mod:`pairs`); LRM and MEN learn with
   ``L1(MEN(X̃, LRM(X̃, X)), X)``. A configuration without prior trains plain MEN the same way.
-* Stage II — initialised from a Stage I run (``init``): LRM stays frozen as the teacher; MEN,
-  LRM_DM (from LRM's weights for X̃) and the denoiser learn with
+* Stage II — initialised from a Stage I run (``init``; LRM_DM from LRM's weights for X̃) or from an
+  exported enhancer (all of it, to fine-tune for a new codec): LRM stays frozen as the teacher; MEN,
+  LRM_DM and the denoiser learn with
   ``L1(MEN(X̃, F̂), X) + L1(F̂, F)``, F̂ from the full T-step reverse chain started at q(F_T | F).
 
 One model for every level of the source, conditioned on it: the quality for our codec (the
@@ -101,7 +102,10 @@ class EnhanceTrainer(TrainingRun):
                 raise InputError(f"{cfg.config} has no prior, so it has no Stage II; train it with --stage prior")
             if not cfg.init:
                 raise InputError("--stage ldm starts from a Stage I run: pass --init RUN")
-            self._init_from_stage_one(Path(cfg.init))
+            if Path(cfg.init).is_dir():
+                self._init_from_stage_one(Path(cfg.init))
+            else:  # an exported enhancer: its trained LRM_DM and denoiser go on learning (a new codec's fine-tune)
+                load_enhancer_state(self.net, self._init_weights(cfg.init))
         self.net.to(self.device)
         source = make_source(cfg.source, cfg.codec, cfg.device)
         self.codec_sha256 = source.codec_sha256
@@ -131,8 +135,8 @@ class EnhanceTrainer(TrainingRun):
         return [p for part in parts for p in part.parameters()]
 
     def _init_weights(self, init: str) -> dict[str, torch.Tensor]:
-        """Stage I's starting weights: a Stage I run folder's EMA, or an exported enhancer (name or
-        file; it holds the teacher LRM too) — for a new codec, the enhancer of the previous one."""
+        """Starting weights: a Stage I run folder's EMA, or an exported enhancer (name or file; it holds
+        the teacher LRM and Stage II's networks too) — for a new codec, the enhancer of the previous one."""
         if Path(init).is_dir():
             return self._init_state(Path(init))["ema"]
         from ldmrsic_core.zoo.enhancers import load_enhancer
