@@ -42,6 +42,8 @@ RELEASES = {"1.1": "4edd9c1", "2.0": "57969df", "3.0": "ab05636"}  # format vers
 PAST_DEFAULTS = {
     "rgb-elic-small-mix-3": ("rgb_uint8_nodata.tif", "3.0",
                              {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-3"}),
+    "rgb-elic-small-mix-4": ("rgb_uint8_nodata.tif", "4.0",
+                             {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-4"}),
 }
 
 _WRITE = """
@@ -83,7 +85,7 @@ def main() -> None:
     record: dict = json.loads(record_path.read_text()) if record_path.exists() else {}
     jobs = [(f"{name}-v{version}.ldmr", version, commit, fixture, options)
             for version, commit in versions.items() for name, (fixture, options) in INPUTS.items()]
-    jobs += [(f"{name}-v{version}.ldmr", version, RELEASES[version], fixture, options)
+    jobs += [(f"{name}-v{version}.ldmr", version, RELEASES.get(version), fixture, options)  # None: this checkout
              for name, (fixture, version, options) in PAST_DEFAULTS.items()]
     for file_name, version, commit, fixture, options in jobs:
         target = GOLDEN / file_name
