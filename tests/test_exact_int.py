@@ -75,7 +75,7 @@ def test_layers_the_integer_path_does_not_evaluate_are_left_to_float64():
 
 def test_the_integer_path_runs_only_where_it_pays(monkeypatch):
     """int8 GEMMs are measured against float64 ones once per process; a CPU where they are slow (AVX2
-    without VNNI: 23× slower) or missing gets the float64 convolutions, which give the same numbers."""
+    without VNNI: 17× slower) or missing gets the float64 convolutions, which give the same numbers."""
     assert isinstance(integer_gemm_pays(), bool)
     net = load_codec("elic-small-ucm-1").model
     for pays in (True, False):

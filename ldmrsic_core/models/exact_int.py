@@ -20,7 +20,7 @@ left out of the GEMM; an all-zero input (the anchors' empty context) costs no GE
 faster this way and keep the float64 convolution, as do strided ones.
 
 Where int8 GEMMs are slow the float64 convolutions run instead (:func:`integer_gemm_pays`): on an AVX2
-CPU without VNNI (AMD EPYC family 23) ``torch._int_mm`` ran 23× *slower* than a float64 GEMM and made
+CPU without VNNI (AMD EPYC family 23) ``torch._int_mm`` ran 17× *slower* than a float64 GEMM and made
 coding a 256² image take 25 s instead of 2.
 """
 
