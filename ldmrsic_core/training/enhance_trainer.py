@@ -101,7 +101,8 @@ class EnhanceTrainer(TrainingRun):
             if not self.net.uses_prior:
                 raise InputError(f"{cfg.config} has no prior, so it has no Stage II; train it with --stage prior")
             if not cfg.init:
-                raise InputError("--stage ldm starts from a Stage I run: pass --init RUN")
+                raise InputError("--stage ldm starts from a Stage I run or an exported enhancer: pass --init RUN "
+                                 "or --init ENHANCER")
             if Path(cfg.init).is_dir():
                 self._init_from_stage_one(Path(cfg.init))
             else:  # an exported enhancer: its trained LRM_DM and denoiser go on learning (a new codec's fine-tune)
