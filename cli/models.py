@@ -16,8 +16,9 @@ def models(ctx):
     from ldmrsic_core.zoo import configs as enh
     from ldmrsic_core.zoo.configs import CODEC_CONFIGS as CONFIGS
     from ldmrsic_core.zoo.configs import DEFAULT_CODEC_CONFIG as DEFAULT_CONFIG
-    from ldmrsic_core.zoo.table import default_model, named_weights, no_model_message
+    from ldmrsic_core.zoo.table import default_model, default_models, named_weights, no_model_message
 
+    top_from = {name: q for q, name in default_models()[1:]}  # codecs for the top rates: the quality they start at
     listing = {
         "configurations": {
             name: {"N": c.N, "M": c.M, "groups": list(c.groups), "parameters": _parameters(c),
@@ -33,6 +34,7 @@ def models(ctx):
         "models": {w.name: {"kind": w.kind, "config": w.config, "sha256": w.sha256, "path": str(w.path),
                             "bytes": w.path.stat().st_size if w.path.is_file() else None, "bundled": w.bundled,
                             "default": w.name == default_model(), "notes": w.notes,
+                            **({"default_from_quality": top_from[w.name]} if w.name in top_from else {}),
                             **({"source": w.source, "codec_sha256": w.codec_sha256} if w.kind == "enhancer" else {})}
                    for w in named_weights().values()},
     }

@@ -50,7 +50,9 @@ from ldmrsic_cli.options import echo_err
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--qualities", type=float, nargs=2, default=None, metavar="LO HI",
               help="--stage codec: sample each step's quality uniformly in LO–HI only [default: 1 5] (for "
-                   "example to give the high rates more steps); validation still covers every preset.")
+                   "example to give the high rates more steps); validation still covers every preset. "
+                   "Enhancement stages (--source ldmrsic): train and validate at the presets in LO–HI only, "
+                   "for a codec that codes only those (one for the top rates).")
 @click.option("--top-weight", type=float, default=None, metavar="W",
               help="--stage codec: the upper half of the quality range gets W times the steps of the lower half "
                    "[default: 1, uniform] (the high rates learn slowest).")
@@ -84,6 +86,8 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
 
         config_name = config_name or "men-small"
         check_enhancer(config_name)
+        if qualities is not None:
+            given["qualities"] = tuple(qualities)
         cfg = EnhanceConfig(stage=stage, source=source, codec=codec_model, init=str(init_run) if init_run else None,
                             cache=str(cache) if cache else "", tiles_limit=tiles_limit, config=config_name,
                             **common, **given)
@@ -102,17 +106,20 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Model folder [default: $LDMRSIC_GEO_MODELS or ~/.local/share/ldmrsic-geo/models].")
 @click.option("--default", "make_default", is_flag=True, help="Make it the folder's default model.")
+@click.option("--default-from", "default_from", type=float, default=None, metavar="Q",
+              help="Make it the folder's default codec from quality Q up (a codec trained for the top rates); "
+                   "below Q the --default model stays.")
 @click.option("--notes", default="", help="What it was trained on, for `ldmrsic-geo models`.")
 @click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
 @click.option("--float16", is_flag=True,
               help="Store weight tensors in half precision (half the file; the model is the rounded one: "
                    "validate the exported file).")
-def export(run, name, checkpoint, folder, make_default, notes, overwrite, float16):
+def export(run, name, checkpoint, folder, make_default, default_from, notes, overwrite, float16):
     """Export a run's EMA weights as a named model (codec or enhancer; weights-only file, SHA-256 recorded)."""
     from ldmrsic_core.training.export import export_model
 
     path, digest = export_model(run, name, checkpoint=checkpoint, folder=folder, default=make_default,
-                                notes=notes, overwrite=overwrite, float16=float16)
+                                default_from=default_from, notes=notes, overwrite=overwrite, float16=float16)
     from ldmrsic_core.zoo.table import read_model_table
 
     kind = read_model_table(path.parent)["models"][name].get("kind", "codec")

@@ -335,3 +335,22 @@ def test_stage_one_warm_starts_from_an_exported_enhancer(stage_runs, tmp_path):
     teacher = [k for k in exported if k.startswith("lrm.")]
     assert teacher and all(torch.equal(after[k], exported[k]) for k in teacher)  # frozen
     assert any(not torch.equal(after[k], v) for k, v in exported.items() if k.startswith("men."))
+
+
+def test_an_enhancer_for_a_top_rate_codec_trains_at_its_presets_only(tiny_weights, tmp_path):
+    images = _training_images(tmp_path / "images")
+    common = dict(tiles=str(images), val=str(images), source="ldmrsic", codec=str(tiny_weights), config="men-tiny",
+                  cache=str(tmp_path / "cache"), batch=2, crop=64, steps=1, val_every=1, device="cpu")
+    run = EnhanceTrainer(EnhanceConfig(out=str(tmp_path / "top"), stage="prior", qualities=(4.0, 5.0), **common),
+                         progress=False)
+    assert run.data.source.levels == (4.0, 5.0)
+    run.train(progress=False)
+    assert sorted({r["level"] for r in _val_rows(tmp_path / "top")}) == [4.0, 5.0]
+    assert sorted(p.name for p in (tmp_path / "cache" / run.data.source.key).iterdir()) == ["4", "5"]
+    for bad in ((4.2, 4.8), (6.0, 7.0)):
+        with pytest.raises(InputError, match="must hold a quality preset"):
+            EnhanceTrainer(EnhanceConfig(out=str(tmp_path / "bad"), stage="prior", qualities=bad, **common),
+                           progress=False)
+    with pytest.raises(InputError, match="enhancers of our codec only"):
+        EnhanceTrainer(EnhanceConfig(out=str(tmp_path / "bad"), stage="prior", qualities=(4.0, 5.0),
+                                     **{**common, "source": "jpeg2000", "codec": None}), progress=False)

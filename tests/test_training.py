@@ -158,6 +158,24 @@ def test_export_then_compress_by_name(tiles, tmp_path, private_model_dir):
     assert main(["--quiet", "train", "export", str(run), "--name", "tiny-run", "--checkpoint", "last"]) == 1
 
 
+def test_export_default_from_makes_a_top_rate_default_and_later_exports_keep_it(tiles, tmp_path, capsys):
+    run, folder = tmp_path / "run", tmp_path / "package"
+    CodecTrainer(config(tiles, run, 2)).train(progress=False)
+    export = ["--quiet", "train", "export", str(run), "--checkpoint", "last", "--dir", str(folder)]
+    assert main([*export, "--name", "base", "--default"]) == 0
+    assert main([*export, "--name", "top", "--default-from", "4"]) == 0
+    assert main([*export, "--name", "later"]) == 0  # the table is rewritten: the top default stays
+    table = json.loads((folder / "models.json").read_text())
+    assert table["default"] == "base" and table["top_defaults"] == [{"from_quality": 4.0, "model": "top"}]
+    assert main([*export, "--name", "top2", "--default-from", "4"]) == 0  # replaces the one from 4
+    assert json.loads((folder / "models.json").read_text())["top_defaults"] == [{"from_quality": 4.0,
+                                                                                  "model": "top2"}]
+    capsys.readouterr()
+    assert main([*export, "--name", "low", "--default-from", "1"]) == 1
+    assert "--default-from 1: give a quality above 1" in capsys.readouterr().err
+    assert not (folder / "low.pt").exists()
+
+
 def test_a_float16_export_is_half_the_file_and_the_model_it_describes(tiles, tmp_path, private_model_dir):
     from ldmrsic_core.zoo.registry import load_codec
 

@@ -19,7 +19,14 @@ from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, 
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.pipeline.executors import open_runner, resolve_tile_batch
-from ldmrsic_core.pipeline.targets import SAMPLE_CROP, Target, TargetChoice, TargetSearch, sample_scene
+from ldmrsic_core.pipeline.targets import (
+    SAMPLE_CROP,
+    SearchCodec,
+    Target,
+    TargetChoice,
+    TargetSearch,
+    sample_scene,
+)
 from ldmrsic_core.pipeline.tile_codec import enhance_groups
 from ldmrsic_core.pipeline.tile_jobs import EncodeSettings, encode_tiles
 from ldmrsic_core.raster_io import (
@@ -33,7 +40,7 @@ from ldmrsic_core.raster_io import (
 from ldmrsic_core.tiling import TilePlan, validate
 from ldmrsic_core.zoo.cache import model_ref, shared_model
 from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, default_enhancer
-from ldmrsic_core.zoo.table import bundled_hashes
+from ldmrsic_core.zoo.table import bundled_hashes, default_model, default_models
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)``; raise :class:`~ldmrsic_core.errors.Cancelled` in it to stop."""
@@ -116,9 +123,19 @@ def compress_raster(
     validate(tile, overlap)
     torch_device = resolve_device(device)
     batch = resolve_tile_batch(tile_batch, torch_device)
-    codec = shared_model("codec", model, torch_device)
-    codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
-    enhancement, enhancer_model = _chosen_enhancer(codec.name, codec.sha256, enhance, enhancer, torch_device)
+    # Without a named model the bundled default for the quality codes: a codec trained for the top rates
+    # may take over from a quality up (a target's search estimates each quality with its own codec).
+    if model is not None or target is None:
+        candidates = [(defaults.MIN_QUALITY, model if model is not None else default_model(quality))]
+    else:
+        candidates = list(default_models()) or [(defaults.MIN_QUALITY, None)]
+    codec_at = {q: shared_model("codec", name, torch_device) for q, name in candidates}
+    enhancer_at = {q: _chosen_enhancer(net.name, net.sha256, enhance, enhancer, torch_device)
+                   for q, net in codec_at.items()}
+
+    def codec_for(q: float) -> float:  # the key of the codec that codes quality q
+        return max((k for k in codec_at if k <= q), default=min(codec_at))
+
     with bounded_gdal_cache(), open_source(source) as src:
         selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)
         info = describe(src, selected)
@@ -127,18 +144,26 @@ def compress_raster(
         groups = tuple(tuple(g) for g in group_bands(info.count))
         choice = None
         if target is not None:
-            header = _header(info, codec, quality, tile, overlap, groups, mappings, (0,) * info.count, enhancement)
+            lowest = min(codec_at)
+            header = _header(info, codec_at[lowest], quality, tile, overlap, groups, mappings, (0,) * info.count,
+                             enhancer_at[lowest][0])
             crops = sample_scene(lambda box: read_pixels(src, selected, box), info.height, info.width,
                                  min(tile, SAMPLE_CROP))
             owned = [plan.owned(i) for i in range(len(plan))]
             owned_valid = ([b.rows.length * b.cols.length for b in owned] if info.mask_kind == MaskKind.NONE
                            else valid_counts(src, selected, owned))
+            enhancements = {q: _estimate_enhancement(enhancer_at[q][1], groups, torch_device, precision)
+                            for q in codec_at}
             choice = TargetSearch(
-                codec.model, torch_device, crops, mappings, [list(g) for g in groups], info.dtype, plan,
+                codec_at[lowest].model, torch_device, crops, mappings, [list(g) for g in groups], info.dtype, plan,
                 owned_valid, _raw_bytes(info), lambda lengths: container_bytes(header, lengths, bundled_hashes()),
-                _estimate_enhancement(enhancer_model, groups, torch_device, precision),
+                enhancements[lowest], [SearchCodec(q, codec_at[q].model, enhancements[q]) for q in codec_at
+                                       if q != lowest],
             ).search(target)
             quality = stored_quality(choice.quality)
+        codec = codec_at[codec_for(quality)]
+        enhancement = enhancer_at[codec_for(quality)][0]
+        codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
         settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality)
 
         def tile_jobs():  # read ahead in this thread while the jobs run

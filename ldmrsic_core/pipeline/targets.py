@@ -2,7 +2,7 @@
 
 A target (``--bpp``, ``--ratio`` or ``--psnr``) is met by a search over the quality 1.0–5.0 on
 a sample of the scene: up to 16 crops of 256² spread over it on a regular grid (nodata and all,
-so the sample weighs nodata areas as the scene does). Each crop's latent is computed once; each
+so the sample weighs nodata areas as the scene does). Each crop's latent is computed once (per codec); each
 quality tried codes every crop with the codec's entropy model into a real rANS stream per band
 group, as the file has them (the float model: the exact one the file will use gave the same stream
 sizes wherever compared) and, for a PSNR target, reconstructs it from the quantised latent and
@@ -12,6 +12,10 @@ next to nothing) and a fixed cost per stream, plus the container's own bytes. Ra
 quality, so a regula falsi search (Illinois) on log-rate (or on PSNR) brackets the target in a few
 tries. The figures reported after compressing are the real file's; the PSNR stays an estimate (the
 original is not decoded again).
+
+Where the default codec hands over to one trained for the top rates from some quality up
+(:func:`ldmrsic_core.zoo.table.default_models`), each quality is estimated with the codec and
+enhancer that compressing at it will use, so one search spans both.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -118,11 +122,24 @@ def sample_boxes(height: int, width: int, crop: int = SAMPLE_CROP, grid: int = S
     return [Box(r, c) for r in axis(height) for c in axis(width)]
 
 
+Enhance = Callable[[np.ndarray, float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SearchCodec:
+    """A codec the search estimates with from ``from_quality`` up, and what decoding then applies to a
+    decoded tile (``enhance(unit, quality)``; None: nothing)."""
+
+    from_quality: float
+    net: VariableRateElic
+    enhance: Enhance | None = None
+
+
 @dataclass
 class _Crop:
     values: np.ndarray  # bands×h×w, source values
     valid: np.ndarray  # bands×h×w
-    latents: list[torch.Tensor]  # per band group: y before the gain (empty: no valid pixel)
+    latents: dict[int, list[torch.Tensor]]  # per codec, per band group: y before the gain (empty: no valid pixel)
 
 
 class TargetSearch:
@@ -131,28 +148,40 @@ class TargetSearch:
     def __init__(self, net: VariableRateElic, device: torch.device, crops: list[tuple[np.ndarray, np.ndarray]],
                  mappings: list[ValueMapping], groups: list[list[int]], dtype: str, plan: TilePlan,
                  owned_valid: list[int], raw_bytes: int, overhead: Callable[[list[int]], int],
-                 enhance: Callable[[np.ndarray, float], np.ndarray] | None = None):
+                 enhance: Enhance | None = None, top_codecs: Sequence[SearchCodec] = ()):
         """``crops``: (values, valid) of each sampled crop; ``owned_valid``: how many pixels of each
         tile's owned box are valid in some band; ``raw_bytes``: the scene's uncompressed size; ``overhead``:
         the container's bytes for given tile payload lengths; ``enhance(unit, quality)``: what
-        decoding applies to a decoded tile (None: nothing)."""
-        self.net, self.device, self.mappings, self.groups, self.dtype = net, device, mappings, groups, dtype
-        single_stream.share_streams(net.latent_codec)  # one stream per band group, as compress writes
+        decoding applies to a decoded tile (None: nothing); ``top_codecs``: codecs that take over from
+        ``net`` at higher qualities (each with its enhancement)."""
+        self.codecs = [SearchCodec(MIN_QUALITY, net, enhance), *sorted(top_codecs, key=lambda c: c.from_quality)]
+        self.device, self.mappings, self.groups, self.dtype = device, mappings, groups, dtype
+        for codec in self.codecs:
+            single_stream.share_streams(codec.net.latent_codec)  # one stream per band group, as compress writes
         self.plan, self.raw_bytes = plan, raw_bytes
         self.tile_valid = [n / (b.rows.length * b.cols.length) for n, b in zip(owned_valid, map(plan.owned,
                                                                                                 range(len(plan))))]
         self.valid_pixels = max(1, sum(owned_valid))
-        self.overhead, self.enhance = overhead, enhance
-        self.crops = [_Crop(v, ok, self._latents(v, ok)) for v, ok in crops]
+        self.overhead = overhead
+        self.crops = [_Crop(v, ok, {}) for v, ok in crops]
         self.tried: dict[float, Estimate] = {}
         self._hats: dict[float, list[list[torch.Tensor]]] = {}  # quality → per crop, per group: quantised y
 
+    def _codec_at(self, quality: float) -> tuple[int, SearchCodec]:
+        index = max(i for i, c in enumerate(self.codecs) if c.from_quality <= quality)
+        return index, self.codecs[index]
+
     @torch.no_grad()
-    def _latents(self, values: np.ndarray, valid: np.ndarray) -> list[torch.Tensor]:
-        if not valid.any():
-            return []
-        unit = fill_invalid(np.stack([m.to_unit(v) for m, v in zip(self.mappings, values)]), valid)
-        return [self.net.analyse(codec_input([unit], group, self.device)) for group in self.groups]
+    def _latents(self, crop: _Crop, index: int) -> list[torch.Tensor]:
+        """The crop's latents by codec ``index`` (analysed on first use: most searches need one codec)."""
+        if index not in crop.latents:
+            net = self.codecs[index].net
+            crop.latents[index] = [] if not crop.valid.any() else [
+                net.analyse(codec_input([self._unit(crop)], group, self.device)) for group in self.groups]
+        return crop.latents[index]
+
+    def _unit(self, crop: _Crop) -> np.ndarray:
+        return fill_invalid(np.stack([m.to_unit(v) for m, v in zip(self.mappings, crop.values)]), crop.valid)
 
     @torch.no_grad()
     def estimate(self, quality: float, with_psnr: bool) -> Estimate:
@@ -168,15 +197,16 @@ class TargetSearch:
     def _rate(self, quality: float) -> float:
         """Code every crop at ``quality`` (keeping its quantised latents for :meth:`_psnr`) and
         estimate the file's bits per valid pixel, tile by tile, from the streams' bytes."""
-        gain = self.net.gains(quality)[0]
+        index, codec = self._codec_at(quality)
+        gain = codec.net.gains(quality)[0]
         stream_bytes = framing = coded_valid = streams_per_crop = 0
         hats = self._hats[quality] = []
         for crop in self.crops:
             h, w = crop.valid.shape[1:]
             streams, kept = [], []
-            for y in crop.latents:
+            for y in self._latents(crop, index):
                 with single_stream.encoding(1) as coded:
-                    out = self.net.latent_codec.compress(y * gain)
+                    out = codec.net.latent_codec.compress(y * gain)
                 streams.append(coded.flush())
                 kept.append(out["y_hat"])
             hats.append(kept)
@@ -198,22 +228,24 @@ class TargetSearch:
     @torch.no_grad()
     def _psnr(self, quality: float) -> float:
         """PSNR of the crops reconstructed from their latents at ``quality`` (and enhanced)."""
-        inv_gain = self.net.gains(quality)[1]
+        codec = self._codec_at(quality)[1]
+        inv_gain = codec.net.gains(quality)[1]
         error, counted = 0.0, 0
         for crop, kept in zip(self.crops, self._hats[quality]):
             if not kept:
                 continue
             h, w = crop.valid.shape[1:]
-            decoded = [self.net.synthesize(y_hat * inv_gain)[0, :, :h, :w].float().cpu().numpy() for y_hat in kept]
-            e, n = self._squared_error(crop, decoded, quality)
+            decoded = [codec.net.synthesize(y_hat * inv_gain)[0, :, :h, :w].float().cpu().numpy() for y_hat in kept]
+            e, n = self._squared_error(crop, decoded, quality, codec.enhance)
             error, counted = error + e, counted + n
         return psnr(error / counted) if counted else math.inf
 
-    def _squared_error(self, crop: _Crop, decoded: list[np.ndarray], quality: float) -> tuple[float, int]:
+    def _squared_error(self, crop: _Crop, decoded: list[np.ndarray], quality: float,
+                       enhance: Enhance | None) -> tuple[float, int]:
         """Normalised squared error over the crop's valid values, as ``eval`` measures it."""
         unit = np.concatenate([from_channels(rgb, g) for rgb, g in zip(decoded, self.groups)]).astype(np.float32)
-        if self.enhance is not None:
-            unit = self.enhance(unit, quality)
+        if enhance is not None:
+            unit = enhance(unit, quality)
         total, count = 0.0, 0
         for b, m in enumerate(self.mappings):
             ok = crop.valid[b]
@@ -267,7 +299,7 @@ class TargetSearch:
                 nxt = max(MIN_QUALITY, min(hi - QUALITY_STEP, hi - scores[hi] / _slope(above, slope)))
             score(nxt)
         q = min(scores, key=lambda k: abs(scores[k]))
-        estimate = self.estimate(q, with_psnr or self.enhance is not None)
+        estimate = self.estimate(q, with_psnr or self._codec_at(q)[1].enhance is not None)
         return TargetChoice(target, q, estimate, len(self.crops), len(scores), time.perf_counter() - start)
 
     def _goal(self, target: Target) -> float:

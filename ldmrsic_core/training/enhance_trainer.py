@@ -31,7 +31,7 @@ from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import psnr
 from ldmrsic_core.tiling import STRIDE
-from ldmrsic_core.training.pairs import PairSet, make_source
+from ldmrsic_core.training.pairs import CODEC_LEVELS, PairSet, make_source
 from ldmrsic_core.training.run import TrainingRun, read_checkpoint
 from ldmrsic_core.zoo.configs import enhancer_config
 
@@ -63,6 +63,20 @@ class EnhanceConfig:
     device: str = "auto"
     bf16: bool = True
     threads: int = 0
+    qualities: tuple[float, float] | None = None  # --source ldmrsic: train on the presets in LO–HI only
+
+
+def _levels(cfg: EnhanceConfig) -> tuple[float, ...] | None:
+    """The quality presets to train and validate at (None: all), for an enhancer of a codec that
+    codes some qualities only (a codec for the top rates)."""
+    if cfg.qualities is None:
+        return None
+    lo, hi = cfg.qualities
+    levels = tuple(q for q in CODEC_LEVELS if lo <= q <= hi)
+    if cfg.source != "ldmrsic" or not levels:
+        raise InputError(f"--qualities {lo:g} {hi:g}: enhancers of our codec only, and the range must hold a "
+                         f"quality preset ({', '.join(f'{q:g}' for q in CODEC_LEVELS)})")
+    return levels
 
 
 class _StageLoss(nn.Module):
@@ -108,7 +122,7 @@ class EnhanceTrainer(TrainingRun):
             else:  # an exported enhancer: its trained LRM_DM and denoiser go on learning (a new codec's fine-tune)
                 load_enhancer_state(self.net, self._init_weights(cfg.init))
         self.net.to(self.device)
-        source = make_source(cfg.source, cfg.codec, cfg.device)
+        source = make_source(cfg.source, cfg.codec, cfg.device, _levels(cfg))
         self.codec_sha256 = source.codec_sha256
         cache = Path(cfg.cache) if cfg.cache else Path(cfg.out).parent / "pairs-cache"
         if self.world > 1 and self.rank != 0:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ldmrsic_core.defaults import MAX_QUALITY, MIN_QUALITY
 from ldmrsic_core.errors import InputError, OutputExistsError
 from ldmrsic_core.outputs import temporary_sibling
 from ldmrsic_core.training.run import read_checkpoint
@@ -62,10 +63,12 @@ def _validation_rows(run: Path, step: int) -> list[dict[str, float]]:
 
 
 def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path | None = None,
-                 default: bool = False, notes: str = "", overwrite: bool = False,
-                 float16: bool = False) -> tuple[Path, str]:
+                 default: bool = False, default_from: float | None = None, notes: str = "",
+                 overwrite: bool = False, float16: bool = False) -> tuple[Path, str]:
     """Write ``folder/NAME.pt`` from the run's checkpoint (EMA weights) and record it in ``models.json``
-    (``float16``: weight tensors stored in half precision, see :func:`save_weights`)."""
+    (``float16``: weight tensors stored in half precision, see :func:`save_weights`). ``default``
+    makes it the folder's default codec; ``default_from`` its default from that quality up (a codec
+    for the top rates: :func:`ldmrsic_core.zoo.table.default_models`)."""
     if not NAME.match(name):
         raise InputError(f"model name {name!r} is invalid: use letters, digits, '.', '_' and '-'")
     source = run / f"{checkpoint}.pt"
@@ -73,8 +76,11 @@ def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path
         raise InputError(f"{source} does not exist; is {run} a training run (try --checkpoint last)?")
     state = read_checkpoint(source)
     net, extra = _built(run, state)
-    if default and extra:
+    if (default or default_from is not None) and extra:
         raise InputError("--default applies to codecs; enhancers pair with their codec by hash")
+    if default_from is not None and not MIN_QUALITY < default_from <= MAX_QUALITY:
+        raise InputError(f"--default-from {default_from:g}: give a quality above {MIN_QUALITY:g} and at most "
+                         f"{MAX_QUALITY:g} (below it the folder's default codec stays)")
     cfg_name = state["config"]["config"]
     folder = folder or user_model_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,6 +101,10 @@ def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path
     table["models"][name] = entry
     if default:
         table["default"] = name
+    if default_from is not None:
+        tops = [e for e in table.get("top_defaults", []) if e["model"] != name and e["from_quality"] != default_from]
+        table["top_defaults"] = sorted(tops + [{"from_quality": default_from, "model": name}],
+                                       key=lambda e: e["from_quality"])
     table_path = folder / "models.json"
     tmp_table = temporary_sibling(table_path)
     tmp_table.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")

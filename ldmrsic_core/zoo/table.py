@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ldmrsic_core.defaults import MAX_QUALITY, MIN_QUALITY
 from ldmrsic_core.errors import WeightsError
 
 
@@ -41,13 +42,18 @@ def user_model_dir() -> Path:
 
 
 def read_model_table(folder: Path) -> dict[str, Any]:
-    """A folder's ``models.json``: {"default": name or null, "models": {name: {file, sha256, config, notes}}}."""
+    """A folder's ``models.json``: {"default": name or null, "models": {name: {file, sha256, config, notes}},
+    and optionally "top_defaults": [{"from_quality": q, "model": name}]} (see :func:`default_models`)."""
     table = folder / "models.json"
     if not table.is_file():
         return {"default": None, "models": {}}
     try:
         data = json.loads(table.read_text())
-        return {"default": data.get("default"), "models": dict(data["models"])}
+        read = {"default": data.get("default"), "models": dict(data["models"])}
+        if "top_defaults" in data:
+            read["top_defaults"] = [{"from_quality": float(e["from_quality"]), "model": str(e["model"])}
+                                    for e in data["top_defaults"]]
+        return read
     except (ValueError, KeyError, TypeError):
         raise WeightsError(f"{table} is damaged; remove it or export the models again") from None
 
@@ -64,9 +70,30 @@ def named_weights() -> dict[str, NamedWeights]:
     return found
 
 
-def default_model() -> str | None:
-    """The bundled model ``compress`` uses when none is named."""
-    return read_model_table(package_model_dir())["default"]
+def default_models() -> tuple[tuple[float, str], ...]:
+    """The bundled codecs ``compress`` uses when none is named, as (from quality, name), lowest first:
+    the default from the lowest quality, then any codec trained for the top rates from the quality
+    where it takes over (the table's ``top_defaults``). Empty when no model is bundled."""
+    table = read_model_table(package_model_dir())
+    if table["default"] is None:
+        return ()
+    chain = [(MIN_QUALITY, table["default"])]
+    for entry in sorted(table.get("top_defaults", []), key=lambda e: e["from_quality"]):
+        q, name = entry["from_quality"], entry["model"]
+        if not chain[-1][0] < q <= MAX_QUALITY or name not in table["models"]:
+            raise WeightsError(f"the bundled models.json names top default {name!r} from quality {q:g}, which is "
+                               "not a bundled model or not a quality above the previous one; reinstall ldmrsic-geo")
+        chain.append((q, name))
+    return tuple(chain)
+
+
+def default_model(quality: float | None = None) -> str | None:
+    """The bundled codec ``compress`` uses at ``quality`` when none is named (None: the lowest
+    quality's, the default that every quality had before top-rate codecs)."""
+    chain = default_models()
+    if not chain:
+        return None
+    return chain[0][1] if quality is None else [name for q, name in chain if q <= quality][-1]
 
 
 def no_model_message() -> str:
