@@ -116,6 +116,8 @@ def main() -> None:
     p.add_argument("--cache", type=Path, required=True)
     p.add_argument("--limit", type=int, default=0, help="images (spread over the folder) [default: all]")
     p.add_argument("--codec", default=None, help="codec name [default: bundled default]")
+    p.add_argument("--qualities", type=float, nargs="+", default=None,
+                   help="our codec's presets to measure [default: 1 2 3 4 5] (a codec for the top rates: 4 5)")
     p.add_argument("--codec-prior", help="Stage I run/model for our codec (the teacher)")
     p.add_argument("--codec-enhancer", help="Stage II run/model for our codec")
     p.add_argument("--nodfam", help="run/model without DFAM (plain MEN) for our codec")
@@ -134,7 +136,8 @@ def main() -> None:
     if args.nodfam:
         columns["no_dfam"] = (model(args.nodfam), "student")
     if columns:
-        pairs = PairSet(args.val, make_source("ldmrsic", args.codec), args.cache, limit=args.limit)
+        source = make_source("ldmrsic", args.codec, levels=tuple(args.qualities) if args.qualities else None)
+        pairs = PairSet(args.val, source, args.cache, limit=args.limit)
         rows = table(pairs, columns)
         print_table(f"Our codec on {len(pairs)} images of {args.val} (level = quality preset)", rows, list(columns))
     if args.jp2_enhancer:
