@@ -32,15 +32,20 @@ def test_every_released_format_has_golden_files():
 
 # Every codec that has been the default, in order; the last is today's (issue 17 §4).
 DEFAULTS_SO_FAR = ("elic-small-ucm-1", "elic-small-mix-3", "elic-small-mix-4", "elic-small-mix-5")
+# Every codec that has been the default for the top rates (models.json top_defaults), in order; the last is today's.
+TOP_DEFAULTS_SO_FAR = ("elic-small-hi-1",)
 
 
 def test_every_earlier_default_has_a_golden_file():
-    from ldmrsic_core.zoo.table import default_model
+    from ldmrsic_core.zoo.table import default_model, default_models
 
     assert default_model() == DEFAULTS_SO_FAR[-1], ("a new default: add it to DEFAULTS_SO_FAR and write a golden "
                                                     "file with the one it replaces (tests/expected/make_golden.py)")
+    assert [name for _, name in default_models()[1:]] == list(TOP_DEFAULTS_SO_FAR[-1:]), (
+        "a new default for the top rates: add it to TOP_DEFAULTS_SO_FAR and write a golden file with the one it "
+        "replaces (tests/expected/make_golden.py)")
     written = {entry["options"].get("model") for entry in RECORD.values()}
-    assert set(DEFAULTS_SO_FAR[:-1]) <= written
+    assert set(DEFAULTS_SO_FAR[:-1]) | set(TOP_DEFAULTS_SO_FAR[:-1]) <= written
 
 
 @pytest.mark.parametrize("name", sorted(RECORD))
