@@ -77,7 +77,7 @@ def export_model(run: Path, name: str, *, checkpoint: str = "best", folder: Path
     state = read_checkpoint(source)
     net, extra = _built(run, state)
     if (default or default_from is not None) and extra:
-        raise InputError("--default applies to codecs; enhancers pair with their codec by hash")
+        raise InputError("--default and --default-from apply to codecs; enhancers pair with their codec by hash")
     if default_from is not None and not MIN_QUALITY < default_from <= MAX_QUALITY:
         raise InputError(f"--default-from {default_from:g}: give a quality above {MIN_QUALITY:g} and at most "
                          f"{MAX_QUALITY:g} (below it the folder's default codec stays)")
