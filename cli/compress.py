@@ -41,6 +41,11 @@ from ldmrsic_core import defaults
 @click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
               help="Map values LO..HI to the codec range for every band (others are clipped) "
                    "[default: 0–255 for 8-bit data, else each band's valid min–max].")
+@click.option("--refine", type=click.IntRange(0, defaults.MAX_REFINE), default=defaults.REFINE, show_default=True,
+              metavar="STEPS",
+              help="Encoder effort: optimise each tile's latent for STEPS steps before coding, for a smaller file "
+                   "at the same quality (5: about 1.5% smaller on aerial RGB, 5-7 times slower to encode; 0: off). "
+                   "Decoding is unchanged.")
 @model_option
 @enhancer_option
 @click.option("--no-enhancer", is_flag=True, help="Name no decode-time enhancer in the file.")
@@ -51,8 +56,9 @@ from ldmrsic_core import defaults
 @parallel_options
 @overwrite_option
 @click.pass_context
-def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, overlap, bands, value_range, model,
-             enhancer, no_enhancer, allow_empty, device, precision, jobs, workers, scheduler, tile_batch, overwrite):
+def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, overlap, bands, value_range, refine,
+             model, enhancer, no_enhancer, allow_empty, device, precision, jobs, workers, scheduler, tile_batch,
+             overwrite):
     """Compress rasters (GeoTIFF or any GDAL raster) into .ldmr files.
 
     The file names the enhancement model decoding will apply (by default the installed one
@@ -76,7 +82,7 @@ def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, o
             device=device, value_range=tuple(value_range) if value_range else None,
             enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
             progress=update, jobs=jobs, workers=workers, precision=precision, scheduler=scheduler, target=target,
-            tile_batch=tile_batch,
+            tile_batch=tile_batch, refine=refine,
         )
         for note in result.notes:
             echo_err(f"note: {note}")

@@ -29,3 +29,6 @@ PRECISIONS = ("auto", "fp32", "bf16")
 PRECISION = "auto"
 #: compress/decompress: tiles per model call on a GPU (on the CPU: 1).
 TILE_BATCH_GPU = 8
+#: compress: encoder-side latent refinement steps per tile (0: off) and the most a caller may ask for.
+REFINE = 0
+MAX_REFINE = 200

@@ -105,6 +105,22 @@ def test_compress_to_a_target_in_process_and_external(processing, tiny_weights, 
     assert not (tmp_path / "y.ldmr").exists()
 
 
+def test_encoder_effort_in_process_and_external(processing, tiny_weights, tmp_path, monkeypatch):
+    src = DATA / "rgb_uint8_nodata.tif"
+    params = {"INPUT": str(src), "QUALITY": 4.0, "REFINE": 2, "TILE": 128, "OVERLAP": 16,
+              "MODEL": str(tiny_weights), "DEVICE": 1}
+    files = []
+    for external in (False, True):
+        if external:
+            monkeypatch.setenv("LDMRSIC_GEO_PYTHON", sys.executable)
+        packed = tmp_path / f"r{external}.ldmr"
+        processing.run("ldmrsic:compress", {**params, "OUTPUT": str(packed)})
+        files.append(packed.read_bytes())
+    plain = tmp_path / "plain.ldmr"
+    processing.run("ldmrsic:compress", {**params, "REFINE": 0, "OUTPUT": str(plain)})
+    assert files[0] == files[1] and files[0] != plain.read_bytes()
+
+
 def test_extent_decodes_only_that_region(processing, tiny_weights, tmp_path):
     from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
 

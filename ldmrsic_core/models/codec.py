@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.models import single_stream
 from ldmrsic_core.models.exact import exact_arithmetic, exact_latent_codec, latent_checksums
+from ldmrsic_core.models.refine import check_refine_steps, real_costs, refine_latent
 from ldmrsic_core.precision import prepare, run_layers
 from ldmrsic_core.tiling import STRIDE as TILING_STRIDE
 
@@ -135,7 +136,8 @@ class VariableRateElic(Elic2022Official):
         return {"x_hat": x_hat.float(), "likelihoods": y_out["likelihoods"]}
 
     @torch.no_grad()
-    def compress(self, x: Tensor, quality: float = 3.0, exact: bool = False) -> dict[str, Any]:  # type: ignore[override]
+    def compress(self, x: Tensor, quality: float = 3.0, exact: bool = False,  # type: ignore[override]
+                 refine: int = 0) -> dict[str, Any]:
         """Entropy-code ``x`` (N×3×H×W, H and W multiples of :data:`STRIDE`).
 
         Returns ``strings`` (a flat list, one entry per coded stream, each a list of N
@@ -143,20 +145,47 @@ class VariableRateElic(Elic2022Official):
         With ``exact`` the entropy parameters are computed in exact arithmetic on the CPU
         (:mod:`ldmrsic_core.models.exact`), all of an image's symbols go into one stream
         (:mod:`ldmrsic_core.models.single_stream`) and ``checksums`` are the CRC32s of each image's
-        latent (the same whether the images are coded together or one by one).
+        latent (the same whether the images are coded together or one by one). With ``refine`` steps
+        the latent is refined first (:mod:`ldmrsic_core.models.refine`), and each image keeps whichever
+        latent, refined or not, has the lower real cost (its decoding's MSE and its streams' bytes).
         """
         _check_size(x)
         gain, inv_gain = self.gains(quality)
         y = self.analyse(x) * gain
+        out = self._code(y, inv_gain, exact)
+        if refine:
+            lam = lambda_for_quality(quality)
+            refined = self._code(refine_latent(self, x, y, inv_gain, lam, check_refine_steps(refine)), inv_gain, exact)
+            out = self._cheaper(x, out, refined, lam)
+        return out
+
+    def _code(self, y: Tensor, inv_gain: Tensor, exact: bool) -> dict[str, Any]:
+        """Entropy-code a gained latent (see :meth:`compress`)."""
         if not exact:
             out = self.latent_codec.compress(y)
             return {"strings": out["strings"], "shape": out["shape"], "y_hat": out["y_hat"] * inv_gain}
-        exact = self.exact_latent_codec()
-        with exact_arithmetic(x.device), single_stream.encoding(x.shape[0]) as streams:
-            out = exact.compress(y.to(torch.float64))
-        y_hat = out["y_hat"].to(x.dtype)
+        exact_codec = self.exact_latent_codec()
+        with exact_arithmetic(y.device), single_stream.encoding(y.shape[0]) as streams:
+            out = exact_codec.compress(y.to(torch.float64))
+        y_hat = out["y_hat"].to(y.dtype)
         return {"strings": [streams.flush()], "shape": out["shape"], "y_hat": y_hat * inv_gain,
                 "checksums": latent_checksums(out["y_hat"])}
+
+    def _cheaper(self, x: Tensor, first: dict[str, Any], second: dict[str, Any], lam: float) -> dict[str, Any]:
+        """Per image, the coding of ``first`` or ``second`` with the lower real rate–distortion cost."""
+        def costs(out: dict[str, Any]) -> list[float]:
+            image_bytes = [sum(len(stream[i]) for stream in out["strings"]) for i in range(x.shape[0])]
+            return real_costs(x, self.synthesize(out["y_hat"]), image_bytes, lam)
+
+        take = [b < a for a, b in zip(costs(first), costs(second))]
+        pick = [second if t else first for t in take]
+        chosen = {"strings": [[pick[i]["strings"][s][i] for i in range(len(pick))]
+                              for s in range(len(first["strings"]))],
+                  "shape": first["shape"],
+                  "y_hat": torch.stack([p["y_hat"][i] for i, p in enumerate(pick)])}
+        if "checksums" in first:
+            chosen["checksums"] = [p["checksums"][i] for i, p in enumerate(pick)]
+        return chosen
 
     @torch.no_grad()
     def decompress(self, strings: list[list[bytes]], shape: dict[str, Any], quality: float = 3.0,  # type: ignore[override]
@@ -209,8 +238,8 @@ class VariableRateElic(Elic2022Official):
         return super().load_state_dict(*args, **kwargs)
 
     def synthesize(self, y_hat: Tensor) -> Tensor:
-        """Decoder-side reconstruction from a de-gained latent, clamped to [0, 1]."""
-        return run_layers(list(self.g_s), y_hat, self.precision, SYNTHESIS_FLOAT32_TAIL).clamp_(0, 1)
+        """Decoder-side reconstruction from a de-gained latent, clamped to [0, 1] (differentiable)."""
+        return run_layers(list(self.g_s), y_hat, self.precision, SYNTHESIS_FLOAT32_TAIL).clamp(0, 1)
 
     def latent_shape(self, height: int, width: int) -> dict[str, Any]:
         """The ``shape`` structure :meth:`decompress` needs for a padded tile size."""

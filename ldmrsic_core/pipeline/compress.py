@@ -17,6 +17,7 @@ from ldmrsic_core.format.binary_header import stored_quality
 from ldmrsic_core.format.container import ContainerWriter, container_bytes
 from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header, MaskKind, RasterInfo
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
+from ldmrsic_core.models.refine import check_refine_steps
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.pipeline.executors import open_runner, resolve_tile_batch
 from ldmrsic_core.pipeline.targets import (
@@ -97,6 +98,7 @@ def compress_raster(
     precision: str = defaults.PRECISION,
     target: Target | tuple[str, float] | None = None,
     tile_batch: int | None = None,
+    refine: int = defaults.REFINE,
 ) -> CompressResult:
     """Compress a raster into an ``.ldmr`` file (default: ``input`` with suffix ``.ldmr``).
 
@@ -112,7 +114,9 @@ def compress_raster(
     it and on the device, and the file decodes on any machine either way. With a ``target`` (a file
     size or PSNR, :mod:`ldmrsic_core.pipeline.targets`) the quality is chosen by a search on a sample
     of the scene instead (``quality`` is then ignored; ``("bpp", 0.3)`` is ``Target("bpp", 0.3)``); the
-    result says what was chosen.
+    result says what was chosen. ``refine`` spends that many optimisation steps per tile on the encoder
+    side for a smaller file at the same quality (:mod:`ldmrsic_core.models.refine`; 0: off); a target's
+    search estimates without it, so such a file comes out a little smaller or better than the estimate.
     """
     if target is not None and not isinstance(target, Target):
         target = Target(*target)
@@ -121,6 +125,7 @@ def compress_raster(
     check_output(output_path, overwrite, (source,))  # fail fast; atomic_output checks again at the end
     quality = stored_quality(check_quality(quality)) if target is None else defaults.QUALITY
     validate(tile, overlap)
+    check_refine_steps(refine)
     torch_device = resolve_device(device)
     batch = resolve_tile_batch(tile_batch, torch_device)
     # Without a named model the bundled default for the quality codes: a codec trained for the top rates
@@ -164,7 +169,7 @@ def compress_raster(
         codec = codec_at[codec_for(quality)]
         enhancement = enhancer_at[codec_for(quality)][0]
         codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
-        settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality)
+        settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality, refine)
 
         def tile_jobs():  # read ahead in this thread while the jobs run
             for index in range(len(plan)):

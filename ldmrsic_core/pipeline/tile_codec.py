@@ -42,14 +42,15 @@ def codec_input(units: list[np.ndarray], group: list[int], device: torch.device)
 
 @torch.no_grad()
 def encode_groups(net: VariableRateElic, units: list[np.ndarray], groups: list[list[int]], quality: float,
-                  device: torch.device, exact: bool = True) -> list[CodedGroups]:
+                  device: torch.device, exact: bool = True, refine: int = 0) -> list[CodedGroups]:
     """Tiles of one size (each bands×h×w, [0, 1]) → each one's codec streams per band group, coded
     in one batch per group (entropy parameters exact unless told: then a tile's streams and
-    checksums do not depend on the batch it was coded in, given its latent)."""
+    checksums do not depend on the batch it was coded in, given its latent; ``refine``: encoder-side
+    latent refinement steps, :mod:`ldmrsic_core.models.refine`)."""
     streams: list[list[list[bytes]]] = [[] for _ in units]
     checksums: list[list[int]] = [[] for _ in units]
     for group in groups:
-        out = net.compress(codec_input(units, group, device), quality, exact=exact)
+        out = net.compress(codec_input(units, group, device), quality, exact=exact, refine=refine)
         for i in range(len(units)):
             streams[i].append([s[i] for s in out["strings"]])
             if exact:

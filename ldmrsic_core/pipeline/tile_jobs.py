@@ -31,6 +31,7 @@ class EncodeSettings:
     mappings: tuple[ValueMapping, ...]
     groups: tuple[tuple[int, ...], ...]
     quality: float
+    refine: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def encode_tiles(settings: EncodeSettings, tiles: list[tuple[np.ndarray, np.ndar
     for batch in same_shape(wanted, lambda i: units[i].shape):
         filled = [fill_invalid(units[i], tiles[i][1]) for i in batch]
         for i, out in zip(batch, encode_groups(net, filled, [list(g) for g in settings.groups], settings.quality,
-                                               device_of(settings.codec))):
+                                               device_of(settings.codec), refine=settings.refine)):
             coded[i] = out
     results = []
     for (values, valid, owned), out in zip(tiles, coded):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingException,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
@@ -18,7 +19,7 @@ from .base import LdmrsicAlgorithm, described
 
 class CompressAlgorithm(LdmrsicAlgorithm):
     INPUT, QUALITY, TILE, OVERLAP, BANDS, OUTPUT = "INPUT", "QUALITY", "TILE", "OVERLAP", "BANDS", "OUTPUT"
-    TARGET, TARGET_VALUE = "TARGET", "TARGET_VALUE"
+    TARGET, TARGET_VALUE, REFINE = "TARGET", "TARGET_VALUE", "REFINE"
     #: The choices of TARGET: the quality above, or a target the quality is searched for.
     TARGETS = (("Quality above", None), ("Bits per valid pixel", "bpp"), ("Compression ratio (N:1)", "ratio"),
                ("PSNR after decoding (dB)", "psnr"))
@@ -65,6 +66,14 @@ class CompressAlgorithm(LdmrsicAlgorithm):
             "Overlap between neighbouring tiles, blended on decoding so tile borders do not show."))
         self.addParameter(described(QgsProcessingParameterString(self.BANDS, "Bands", optional=True),
                                     "Bands to keep, in order, e.g. 4,3,2. Empty keeps all."))
+        refine = QgsProcessingParameterNumber(self.REFINE, "Encoder effort (refinement steps per tile)",
+                                              QgsProcessingParameterNumber.Integer, defaults.REFINE, minValue=0,
+                                              maxValue=defaults.MAX_REFINE)
+        refine.setFlags(refine.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(described(
+            refine, "Optimises each tile's coded representation for this many steps before writing it: a smaller "
+                    "file at the same quality (5 steps: about 1.5% on aerial RGB) for 5-7 times the encoding time. "
+                    "0 is off. Decoding is unchanged."))
         self.add_model("A model from 'ldmrsic-geo models' or a weights file. Empty uses the bundled default.")
         self.add_device()
         self.addParameter(described(
@@ -86,6 +95,7 @@ class CompressAlgorithm(LdmrsicAlgorithm):
                 raise QgsProcessingException(f"give a target value for '{label}'")
             target = (kind, self.parameterAsDouble(parameters, self.TARGET_VALUE, context))
         backend.run("compress", dict(input=source, output=output, quality=None if target else quality,
-                                     target=target, tile=tile, overlap=overlap, bands=bands, model=model,
+                                     target=target, tile=tile, overlap=overlap, bands=bands,
+                                     refine=self.parameterAsInt(parameters, self.REFINE, context), model=model,
                                      device=device, overwrite=True), feedback)
         return {self.OUTPUT: output}
