@@ -85,6 +85,20 @@ def test_files_name_the_codec_of_their_quality_and_decode(bundled, scene, tmp_pa
     assert _codec_of(named) == "base"
 
 
+def test_a_named_enhancer_chooses_the_default_codec_it_was_trained_for(bundled, scene, tmp_path):
+    from conftest import tiny_enhancer
+
+    base_sha = read_weights(bundled / "base.pt")[1]
+    enhancer = tiny_enhancer(tmp_path / "base-enh.pt", "ldmrsic", base_sha)
+    packed = tmp_path / "e.ldmr"
+    compress_raster(scene, packed, quality=4.5, enhancer=str(enhancer), **TILING)  # top's quality, base's enhancer
+    assert _codec_of(packed) == "base" and file_info(packed)["enhancer"]["name"] == "base-enh"
+    target = compress_raster(scene, tmp_path / "t.ldmr", target=Target("bpp", 2.0), enhancer=str(enhancer), **TILING)
+    assert _codec_of(target.output) == "base"
+    with pytest.raises(WeightsError, match="not that of model 'top'"):  # a named codec is not overridden
+        compress_raster(scene, tmp_path / "x.ldmr", quality=4.5, model="top", enhancer=str(enhancer), **TILING)
+
+
 def test_a_rate_target_searches_across_both_codecs(bundled, scene, tmp_path):
     low = compress_raster(scene, tmp_path / "lo.ldmr", quality=4.2, **TILING).valid_bpp
     high = compress_raster(scene, tmp_path / "hi.ldmr", quality=5.0, **TILING).valid_bpp

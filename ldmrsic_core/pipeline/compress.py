@@ -41,7 +41,7 @@ from ldmrsic_core.raster_io import (
 from ldmrsic_core.tiling import TilePlan, validate
 from ldmrsic_core.zoo.cache import model_ref, shared_model
 from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, default_enhancer
-from ldmrsic_core.zoo.table import bundled_hashes, default_model, default_models
+from ldmrsic_core.zoo.table import bundled_hashes, default_model, default_models, named_weights
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)``; raise :class:`~ldmrsic_core.errors.Cancelled` in it to stop."""
@@ -128,6 +128,8 @@ def compress_raster(
     check_refine_steps(refine)
     torch_device = resolve_device(device)
     batch = resolve_tile_batch(tile_batch, torch_device)
+    if model is None and enhance and enhancer is not None:  # a named enhancer brings its own default codec
+        model = _default_codec_of(enhancer, torch_device)
     # Without a named model the bundled default for the quality codes: a codec trained for the top rates
     # may take over from a quality up (a target's search estimates each quality with its own codec).
     if model is not None or target is None:
@@ -233,6 +235,13 @@ def _chosen_enhancer(codec_name: str, codec_sha256: str, enhance: bool, enhancer
         return None, None
     loaded = check_pairing(shared_model("enhancer", name, device), codec_name, codec_sha256)
     return EnhancerInfo(loaded.name, loaded.sha256, loaded.config.name), loaded
+
+
+def _default_codec_of(enhancer: str | Path, device) -> str | None:
+    """The bundled default codec (of any quality) that ``enhancer`` was trained for; None if none is."""
+    paired = shared_model("enhancer", enhancer, device).codec_sha256
+    named = named_weights()
+    return next((name for _, name in default_models() if named[name].sha256 == paired), None)
 
 
 def _estimate_enhancement(loaded: LoadedEnhancer | None, groups, device, precision: str):
