@@ -10,7 +10,10 @@ import click
 @click.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx):
-    """List model configurations and the named models (bundled and exported)."""
+    """List model configurations and the named models (bundled and exported).
+
+    Each bundled model names the package that ships its weights: earlier models, which files written
+    with them still need, ship in ldmrsic-geo-archive ("installed": false until it is installed)."""
     if ctx.invoked_subcommand is not None:
         return
     from ldmrsic_core.zoo import configs as enh
@@ -32,7 +35,8 @@ def models(ctx):
             for name, c in enh.ENHANCER_CONFIGS.items()
         },
         "models": {w.name: {"kind": w.kind, "config": w.config, "sha256": w.sha256, "path": str(w.path),
-                            "bytes": w.path.stat().st_size if w.path.is_file() else None, "bundled": w.bundled,
+                            "bytes": w.path.stat().st_size if w.installed else None, "bundled": w.bundled,
+                            "installed": w.installed, "package": w.package or ("ldmrsic-geo" if w.bundled else None),
                             "default": w.name == default_model(), "notes": w.notes,
                             **({"default_from_quality": top_from[w.name]} if w.name in top_from else {}),
                             **({"source": w.source, "codec_sha256": w.codec_sha256} if w.kind == "enhancer" else {})}

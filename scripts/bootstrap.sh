@@ -21,3 +21,5 @@ python -m pip install --quiet --upgrade pip
 python -c "import torch, torchvision" 2>/dev/null ||
     python -m pip install --quiet --isolated "torch==2.13.0" "torchvision==0.28.0"
 python -m pip install --quiet --isolated -e ".[test]"
+# The earlier models' package (archive/): its weights are links to ldmrsic_core/weights/ in the checkout.
+python -m pip install --quiet --isolated --no-deps -e ./archive

@@ -1,6 +1,12 @@
 """The table of named models (codecs and enhancers alike): ``models.json`` in the package's
 ``weights/`` folder (bundled) and in the user's model folder (exported by ``train export``).
 Plain JSON: reading it needs no torch, so ``info`` names a file's models quickly.
+
+Every model that ever shipped stays in the package's table, by name and SHA-256, so that old files
+keep naming their models; the files of those that are no longer defaults ship in a second
+distribution (``package`` in their entry: ``ldmrsic-geo-archive``, built from ``archive/`` in the
+repository) that makes its folder known through the ``ldmrsic_geo.models`` entry point. A bundled
+model's file is looked for in the package's folder, then in those.
 """
 
 from __future__ import annotations
@@ -8,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +35,37 @@ class NamedWeights:
     kind: str = "codec"
     source: str | None = None
     codec_sha256: str | None = None
+    package: str | None = None  # the distribution that ships a bundled model's file (None: this one)
+
+    @property
+    def installed(self) -> bool:
+        return self.path.is_file()
+
+
+#: The entry-point group through which a distribution offers a folder of bundled models' files.
+MODEL_FOLDERS_GROUP = "ldmrsic_geo.models"
 
 
 def package_model_dir() -> Path:
     return Path(str(resources.files("ldmrsic_core") / "weights"))
+
+
+def extra_model_dirs() -> list[Path]:
+    """Folders of bundled models' files offered by other distributions (``ldmrsic-geo-archive``)."""
+    folders = []
+    for entry in metadata.entry_points(group=MODEL_FOLDERS_GROUP):
+        try:
+            folders.append(Path(entry.load()()))
+        except Exception:  # a broken plug-in must not stop the models that are here
+            continue
+    return folders
+
+
+def _find_file(here: Path, elsewhere: list[Path]) -> Path:
+    """``here`` if it is a file, else the first of ``elsewhere``'s folders that holds its name (else ``here``)."""
+    if here.is_file():
+        return here
+    return next((folder / here.name for folder in elsewhere if (folder / here.name).is_file()), here)
 
 
 def user_model_dir() -> Path:
@@ -61,12 +94,17 @@ def read_model_table(folder: Path) -> dict[str, Any]:
 def named_weights() -> dict[str, NamedWeights]:
     """Bundled models, then the user's exported ones (a bundled name cannot be shadowed)."""
     found: dict[str, NamedWeights] = {}
+    elsewhere: list[Path] | None = None  # other distributions' folders, looked up when first needed
     for folder, bundled in ((package_model_dir(), True), (user_model_dir(), False)):
         for name, e in read_model_table(folder)["models"].items():
             if name not in found:
-                found[name] = NamedWeights(name, folder / e["file"], e["sha256"], e.get("config", ""), bundled,
+                path = folder / e["file"]
+                if bundled and not path.is_file():
+                    elsewhere = extra_model_dirs() if elsewhere is None else elsewhere
+                    path = _find_file(path, elsewhere)
+                found[name] = NamedWeights(name, path, e["sha256"], e.get("config", ""), bundled,
                                            e.get("notes", ""), e.get("kind", "codec"), e.get("source"),
-                                           e.get("codec_sha256"))
+                                           e.get("codec_sha256"), e.get("package"))
     return found
 
 
@@ -114,12 +152,22 @@ def resolve(model: str | Path | None) -> tuple[str, Path, str | None]:
             raise WeightsError(no_model_message())
     if str(model) in named:
         entry = named[str(model)]
+        if not entry.installed:
+            raise WeightsError(not_installed_message(entry))
         return entry.name, entry.path, entry.sha256
     path = Path(model)
     if path.is_file():
         return path.stem, path, None
     known = ", ".join(named) or "none"
     raise WeightsError(f"model {model!s} is neither a known model name ({known}) nor an existing weights file")
+
+
+def not_installed_message(entry: NamedWeights) -> str:
+    """Why a known model's file is not here, and how to get it."""
+    if entry.package:
+        return (f"model {entry.name} (SHA-256 {entry.sha256[:16]}…) is an earlier model whose weights ship in "
+                f"the {entry.package} package: install it with 'pip install {entry.package}'")
+    return f"the weights file of model {entry.name} is missing ({entry.path}): reinstall ldmrsic-geo"
 
 
 def installed_names() -> dict[str, tuple[str, str]]:

@@ -1,0 +1,124 @@
+"""Earlier models in the ldmrsic-geo-archive package: one table of every model that shipped, the files
+of retired ones outside the main wheel, found through the entry point, and one clear line without it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from golden import EXPECTED
+from ldmrsic_cli.main import main
+from ldmrsic_core.errors import WeightsError
+from ldmrsic_core.zoo.registry import load_codec
+from ldmrsic_core.zoo.table import default_models, extra_model_dirs, named_weights, package_model_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import archive_models  # noqa: E402
+
+PACKAGE = "ldmrsic-geo-archive"
+#: PyPI's default limit for one file.
+PYPI_FILE_LIMIT = 100 * 2**20
+
+
+def _table() -> dict:
+    return json.loads((package_model_dir() / "models.json").read_text())
+
+
+def _archived() -> dict[str, dict]:
+    return {n: e for n, e in _table()["models"].items() if e.get("package") == PACKAGE}
+
+
+def test_the_table_the_wheel_exclusions_and_the_archive_agree():
+    files = sorted(e["file"] for e in _archived().values())
+    assert files, "no model is archived"
+    exclusions = archive_models.EXCLUSIONS.search((ROOT / "pyproject.toml").read_text()).group(0)
+    assert sorted(re.findall(r'"([^"]+\.pt)"', exclusions)) == files
+    links = ROOT / "archive" / "ldmrsic_geo_archive" / "weights"
+    assert sorted(p.name for p in links.iterdir()) == files
+    for entry in _archived().values():
+        data = (links / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+
+
+def test_no_default_and_no_kept_codecs_enhancer_is_archived():
+    assert archive_models.refusal(_table(), []) is None
+    defaults = {name for _, name in default_models()}
+    assert not defaults & set(_archived())
+    kept = {e["sha256"] for n, e in _table()["models"].items() if n not in _archived()}
+    assert all(e.get("codec_sha256") not in kept for e in _archived().values())
+
+
+def test_the_move_script_refuses_defaults_and_lone_codecs():
+    table = {"default": "a", "top_defaults": [{"from_quality": 4.0, "model": "t"}], "models": {
+        "a": {"file": "a.pt", "sha256": "aa"}, "t": {"file": "t.pt", "sha256": "tt"},
+        "b": {"file": "b.pt", "sha256": "bb"},
+        "b-enh": {"file": "b-enh.pt", "sha256": "be", "kind": "enhancer", "codec_sha256": "bb"}}}
+    assert "a is a default codec" in archive_models.refusal(table, ["a"])
+    assert "t is a default codec" in archive_models.refusal(table, ["t"])
+    assert "enhancer b-enh would stay" in archive_models.refusal(table, ["b"])
+    assert "not a bundled model" in archive_models.refusal(table, ["c"])
+    assert archive_models.refusal(table, ["b", "b-enh"]) is None
+
+
+def test_the_archive_is_found_through_its_entry_point():
+    folders = extra_model_dirs()
+    assert (ROOT / "archive" / "ldmrsic_geo_archive" / "weights").resolve() in [f.resolve() for f in folders]
+
+
+@pytest.fixture
+def main_package_only(tmp_path, monkeypatch) -> Path:
+    """The package's model folder as the main wheel installs it: the table, the kept files only."""
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "models.json").write_text((package_model_dir() / "models.json").read_text())
+    for name, entry in _table()["models"].items():
+        if name not in _archived():
+            (folder / entry["file"]).symlink_to(package_model_dir() / entry["file"])
+    monkeypatch.setattr("ldmrsic_core.zoo.table.package_model_dir", lambda: folder)
+    return folder
+
+
+def test_without_the_archive_an_earlier_model_is_one_clear_line(main_package_only, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("ldmrsic_core.zoo.table.extra_model_dirs", lambda: [])
+    name = next(iter(_archived()))
+    assert not named_weights()[name].installed
+    with pytest.raises(WeightsError, match=f"model {name} .*pip install {PACKAGE}"):
+        load_codec(name)
+    old = EXPECTED / "golden" / "rgb-elic-small-mix-4-v4.0.ldmr"  # written by a retired default
+    assert main(["--quiet", "decompress", str(old), "-o", str(tmp_path / "x.tif")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"pip install {PACKAGE}" in err[0] and "elic-small-mix-4" in err[0]
+    assert not (tmp_path / "x.tif").exists()
+    assert main(["models"]) == 0
+    listing = json.loads(capsys.readouterr().out)["models"]
+    assert listing[name]["package"] == PACKAGE and listing[name]["installed"] is False
+    kept = default_models()[0][1]
+    assert listing[kept]["package"] == "ldmrsic-geo" and listing[kept]["installed"] is True
+
+
+def test_with_the_archive_earlier_models_load_from_its_folder(main_package_only, monkeypatch):
+    archive = ROOT / "archive" / "ldmrsic_geo_archive" / "weights"
+    monkeypatch.setattr("ldmrsic_core.zoo.table.extra_model_dirs", lambda: [archive])
+    name = next(n for n, e in _archived().items() if e.get("kind", "codec") == "codec")
+    assert named_weights()[name].path.parent == archive
+    assert load_codec(name).sha256 == _archived()[name]["sha256"]
+
+
+@pytest.mark.slow
+def test_the_main_wheel_holds_only_the_kept_models_and_fits_pypi(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("ldmrsic_geo-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        shipped = {Path(n).name for n in z.namelist() if n.endswith(".pt")}
+    kept = {e["file"] for n, e in _table()["models"].items() if n not in _archived()}
+    assert shipped == kept
+    assert wheel.stat().st_size < PYPI_FILE_LIMIT
