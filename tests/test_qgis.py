@@ -82,19 +82,25 @@ def test_compress_then_decompress_a_real_geotiff(processing, tiny_weights, tmp_p
     assert (b.width(), b.height(), b.bandCount()) == (a.width(), a.height(), a.bandCount())
 
 
+def _in_process_and_external(processing, params, tmp_path, monkeypatch) -> list[bytes]:
+    """The bytes ldmrsic:compress writes with ``params`` in QGIS's Python, then in an external one."""
+    files = []
+    for external in (False, True):
+        if external:
+            monkeypatch.setenv("LDMRSIC_GEO_PYTHON", sys.executable)
+        packed = tmp_path / f"x{external}.ldmr"
+        processing.run("ldmrsic:compress", {**params, "OUTPUT": str(packed)})
+        files.append(packed.read_bytes())
+    return files
+
+
 def test_compress_to_a_target_in_process_and_external(processing, tiny_weights, tmp_path, monkeypatch):
     from qgis.core import QgsProcessingException
 
     src = DATA / "rgb_uint8_nodata.tif"
     params = {"INPUT": str(src), "TARGET": 2, "TARGET_VALUE": 12.0, "TILE": 128, "OVERLAP": 16,
               "MODEL": str(tiny_weights), "DEVICE": 1}
-    sizes = []
-    for external in (False, True):
-        if external:
-            monkeypatch.setenv("LDMRSIC_GEO_PYTHON", sys.executable)
-        packed = tmp_path / f"x{external}.ldmr"
-        processing.run("ldmrsic:compress", {**params, "OUTPUT": str(packed)})
-        sizes.append(packed.stat().st_size)
+    sizes = [len(data) for data in _in_process_and_external(processing, params, tmp_path, monkeypatch)]
     raw = 200 * 150 * 3
     assert sizes[0] == sizes[1] and 0.8 < raw / sizes[0] / 12 < 1.25
     with pytest.raises(QgsProcessingException, match="out of this model's reach"):
@@ -109,13 +115,7 @@ def test_encoder_effort_in_process_and_external(processing, tiny_weights, tmp_pa
     src = DATA / "rgb_uint8_nodata.tif"
     params = {"INPUT": str(src), "QUALITY": 4.0, "REFINE": 2, "TILE": 128, "OVERLAP": 16,
               "MODEL": str(tiny_weights), "DEVICE": 1}
-    files = []
-    for external in (False, True):
-        if external:
-            monkeypatch.setenv("LDMRSIC_GEO_PYTHON", sys.executable)
-        packed = tmp_path / f"r{external}.ldmr"
-        processing.run("ldmrsic:compress", {**params, "OUTPUT": str(packed)})
-        files.append(packed.read_bytes())
+    files = _in_process_and_external(processing, params, tmp_path, monkeypatch)
     plain = tmp_path / "plain.ldmr"
     processing.run("ldmrsic:compress", {**params, "REFINE": 0, "OUTPUT": str(plain)})
     assert files[0] == files[1] and files[0] != plain.read_bytes()
