@@ -6,6 +6,7 @@ from this checkout, with the weights each holds.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,8 +22,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as out:
         for project in (ROOT, ROOT / "archive"):
+            shutil.rmtree(project / "build", ignore_errors=True)  # setuptools would add a stale build's files
             subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                             out, str(project)], check=True, capture_output=True)
+            shutil.rmtree(project / "build", ignore_errors=True)
         for wheel in sorted(Path(out).glob("*.whl")):
             with zipfile.ZipFile(wheel) as z:
                 weights = [i for i in z.infolist() if i.filename.endswith(".pt")]

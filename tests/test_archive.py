@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -114,8 +115,12 @@ def test_with_the_archive_earlier_models_load_from_its_folder(main_package_only,
 
 @pytest.mark.slow
 def test_the_main_wheel_holds_only_the_kept_models_and_fits_pypi(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    shutil.rmtree(ROOT / "build", ignore_errors=True)  # setuptools would add a stale build's files
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                        str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    finally:
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
     wheel = next(tmp_path.glob("ldmrsic_geo-*.whl"))
     with zipfile.ZipFile(wheel) as z:
         shipped = {Path(n).name for n in z.namelist() if n.endswith(".pt")}
