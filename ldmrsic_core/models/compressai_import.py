@@ -19,8 +19,10 @@ from importlib import metadata
 
 #: The CompressAI release whose package layout this was written for.
 PINNED = "1.2.8"
+#: The transform registry, whose names ``compressai.registry`` re-exports.
+REGISTRY = "compressai.registry.transforms"
 #: CompressAI's modules that coding never uses and that import torchvision and torch_geometric.
-SKIPPED = ("compressai.datasets", "compressai.transforms", "compressai.registry.transforms")
+SKIPPED = ("compressai.datasets", "compressai.transforms", REGISTRY)
 
 
 def _stand_in(name: str) -> types.ModuleType:
@@ -29,10 +31,6 @@ def _stand_in(name: str) -> types.ModuleType:
         module.TRANSFORMS = _RealTransforms()
         module.register_transform = _register_transform
     return module
-
-
-#: The transform registry, whose names ``compressai.registry`` re-exports.
-REGISTRY = "compressai.registry.transforms"
 
 
 def _real_registry() -> types.ModuleType:
