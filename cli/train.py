@@ -56,10 +56,13 @@ from ldmrsic_cli.options import echo_err
 @click.option("--top-weight", type=float, default=None, metavar="W",
               help="--stage codec: the upper half of the quality range gets W times the steps of the lower half "
                    "[default: 1, uniform] (the high rates learn slowest).")
+@click.option("--single-band", type=float, default=None, metavar="F",
+              help="--stage codec: a fraction F of the crops is one of their bands repeated three times, as "
+                   "ldmrsic-geo codes a single-band raster (panchromatic, one spectral band) [default: 0].")
 @click.pass_context
 def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, out, config_name, steps, batch,
           crop, lr, warmup, val, val_every, val_limit, ckpt_every, device, threads, no_bf16, resume, seed, qualities,
-          top_weight):
+          top_weight, single_band):
     """Train a model (run under torchrun for several GPUs or machines)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -79,6 +82,8 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
             given["qualities"] = tuple(qualities)
         if top_weight is not None:
             given["top_weight"] = top_weight
+        if single_band is not None:
+            given["single_band"] = single_band
         trainer = CodecTrainer(TrainConfig(config=config_name, init=init_run, **common, **given), resume=resume)
     else:
         from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer

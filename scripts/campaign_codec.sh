@@ -8,6 +8,7 @@
 # may change STEPS (the decay moves with it). Stop with kill -INT (the last step is saved).
 # QUALITIES="4.5 5" trains that range of qualities only (issue 17 §2b's top-rate runs).
 # TOP_WEIGHT=2 gives the upper half of the qualities twice the steps of the lower half.
+# SINGLE_BAND=0.1 makes a tenth of the crops one band repeated (how a single-band raster is coded).
 # LR=5e-5 sets the peak learning rate (a resume takes the new one from its next step).
 # CONFIG=elic-wide trains another configuration; an INIT of a narrower one is widened into it
 # (ldmrsic_core/training/widen.py: the wider codec starts computing what the trained one does).
@@ -28,4 +29,4 @@ exec nice -n 19 ldmrsic-geo --quiet train --stage codec --tiles "$CACHE/data/mix
     --out "$CACHE/runs/$RUN" "${start[@]}" --config "${CONFIG:-elic-small}" --steps "$STEPS" \
     --batch 8 --crop 128 --lr "${LR:-1e-4}" --warmup 200 --val ../shared/data/ucmerced/val --val-limit 21 \
     --val-every "${VAL_EVERY:-1000}" --ckpt-every 250 --threads "$THREADS" ${QUALITIES:+--qualities $QUALITIES} \
-    ${TOP_WEIGHT:+--top-weight $TOP_WEIGHT}
+    ${TOP_WEIGHT:+--top-weight $TOP_WEIGHT} ${SINGLE_BAND:+--single-band $SINGLE_BAND}

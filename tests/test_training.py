@@ -259,6 +259,35 @@ def test_a_run_can_weight_the_high_rates(tiles, tmp_path, capsys):
     assert not (tmp_path / "r2").exists()
 
 
+def test_single_band_crops_repeat_one_band_and_leave_other_runs_unchanged(tiles, tmp_path, capsys):
+    import random
+
+    from ldmrsic_core.training.data import TileSet
+
+    data = TileSet(tiles, 64)
+    plain = data.batch(6, 64, random.Random(5))
+    assert torch.equal(plain, data.batch(6, 64, random.Random(5), 0.0))  # 0: the draws of earlier versions
+    grey = data.batch(6, 64, random.Random(5), 1.0)
+    assert all(torch.equal(crop[0], crop[1]) and torch.equal(crop[1], crop[2]) for crop in grey)
+    assert not all(torch.equal(crop[0], crop[1]) for crop in plain)
+    # the first single-band crop is one band of the crop the same draws make without it
+    assert any(torch.equal(grey[0][0], plain[0][c]) for c in range(3))
+    def one_band_share(batch: torch.Tensor) -> float:
+        return sum(torch.equal(c[0], c[1]) and torch.equal(c[1], c[2]) for c in batch) / len(batch)
+
+    natural = one_band_share(data.batch(400, 64, random.Random(1)))  # grey fixtures are single-band already
+    expected = natural + 0.25 * (1 - natural)
+    assert abs(one_band_share(data.batch(400, 64, random.Random(1), 0.25)) - expected) < 0.08
+
+    args = ["--quiet", "train", "--tiles", str(tiles), "--config", "elic-tiny", "--steps", "2", "--batch", "2",
+            "--crop", "64", "--warmup", "1"]
+    assert main([*args, "--out", str(tmp_path / "run"), "--single-band", "0.5"]) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["single_band"] == 0.5
+    assert main([*args, "--out", str(tmp_path / "r2"), "--single-band", "1.5"]) == 1
+    assert "--single-band 1.5 is invalid" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+
+
 def test_tile_scale_averages_blocks(tmp_path):
     source = DATA / "l8_uint16_1band.tif"
     out = tmp_path / "t"

@@ -57,6 +57,7 @@ class TrainConfig:
     init: str | None = None
     qualities: tuple[float, float] = (MIN_QUALITY, MAX_QUALITY)
     top_weight: float = 1.0  # sampling density of the upper half of `qualities` relative to the lower half
+    single_band: float = 0.0  # fraction of crops made of one band repeated (TileSet.batch)
 
 
 def sample_quality(rng: random.Random, low: float, high: float, top_weight: float = 1.0) -> float:
@@ -84,6 +85,8 @@ class CodecTrainer(TrainingRun):
                              f"{MIN_QUALITY:g}–{MAX_QUALITY:g}")
         if not cfg.top_weight > 0:
             raise InputError(f"--top-weight {cfg.top_weight:g} is invalid: give a positive number (1 = uniform)")
+        if not 0.0 <= cfg.single_band <= 1.0:
+            raise InputError(f"--single-band {cfg.single_band:g} is invalid: give a fraction from 0 to 1")
         self.data = TileSet(Path(cfg.tiles), cfg.crop)
         self.val = ValidationSet(Path(cfg.val), cfg.val_limit) if cfg.val and self.rank == 0 else None
         self.net = codec_config(cfg.config).build()
@@ -106,7 +109,7 @@ class CodecTrainer(TrainingRun):
     def train_step(self, autocast: bool) -> dict[str, float]:
         cfg = self.cfg
         quality = sample_quality(self.rng, *cfg.qualities, cfg.top_weight)
-        x = self.data.batch(cfg.batch, cfg.crop, self.rng).to(self.device, non_blocking=True)
+        x = self.data.batch(cfg.batch, cfg.crop, self.rng, cfg.single_band).to(self.device, non_blocking=True)
         out = self.model(x.contiguous(memory_format=torch.channels_last), quality, bf16=autocast)
         losses = rd_loss(out, x, lambda_for_quality(quality))
         self.opt.zero_grad(set_to_none=True)

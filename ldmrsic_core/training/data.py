@@ -53,8 +53,10 @@ class TileSet:
     def __len__(self) -> int:
         return len(self.images)
 
-    def batch(self, size: int, crop: int, rng: random.Random) -> torch.Tensor:
-        """Random crops with random flips and 90° rotations, B×3×crop×crop."""
+    def batch(self, size: int, crop: int, rng: random.Random, single_band: float = 0.0) -> torch.Tensor:
+        """Random crops with random flips and 90° rotations, B×3×crop×crop. A ``single_band`` fraction of
+        them is one of its bands repeated three times: how the product codes a lone band (a panchromatic
+        or single-band scene, ``bands.to_channels``). With 0 the draws are those of earlier versions."""
         out = []
         for _ in range(size):
             img = self.images[rng.randrange(len(self.images))]
@@ -64,5 +66,7 @@ class TileSet:
             if rng.random() < 0.5:
                 patch = patch[:, :, ::-1]
             patch = np.rot90(patch, rng.randrange(4), axes=(1, 2))
+            if single_band and rng.random() < single_band:
+                patch = patch[[rng.randrange(patch.shape[0])] * 3]
             out.append(torch.from_numpy(np.ascontiguousarray(patch)))
         return torch.stack(out)
