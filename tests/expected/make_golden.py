@@ -46,6 +46,8 @@ PAST_DEFAULTS = {
                              {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-4"}),
     "rgb-elic-small-mix-5": ("rgb_uint8_nodata.tif", "4.0",
                              {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-5"}),
+    "rgb-elic-small-mix-6": ("rgb_uint8_nodata.tif", "4.0",
+                             {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-6"}),
     "rgb-elic-small-hi-1": ("rgb_uint8_nodata.tif", "4.0",
                             {"quality": 4.5, "tile": 128, "overlap": 16, "model": "elic-small-hi-1"}),
     "rgb-elic-small-hi-2": ("rgb_uint8_nodata.tif", "4.0",
