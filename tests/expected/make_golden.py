@@ -52,6 +52,8 @@ PAST_DEFAULTS = {
                             {"quality": 4.5, "tile": 128, "overlap": 16, "model": "elic-small-hi-1"}),
     "rgb-elic-small-hi-2": ("rgb_uint8_nodata.tif", "4.0",
                             {"quality": 4.5, "tile": 128, "overlap": 16, "model": "elic-small-hi-2"}),
+    "rgb-elic-small-hi-3": ("rgb_uint8_nodata.tif", "4.0",
+                            {"quality": 4.5, "tile": 128, "overlap": 16, "model": "elic-small-hi-3"}),
 }
 
 _WRITE = """
