@@ -37,23 +37,23 @@ INPUTS = {  # name: (fixture, compress options)
     "int16-8band": ("sr_int16_8band.tif", {"quality": 4.0, "tile": 64, "overlap": 16, "enhance": False, **MODEL}),
 }
 RELEASES = {"1.1": "4edd9c1", "2.0": "57969df", "3.0": "ab05636"}  # format version: the commit whose code writes it
+
+
+def _rgb_by(model: str, quality: float, version: str = "4.0") -> tuple[str, str, dict]:
+    """The RGB fixture coded by ``model`` at ``quality`` in 128-pixel tiles, in format ``version``."""
+    return "rgb_uint8_nodata.tif", version, {"quality": quality, "tile": 128, "overlap": 16, "model": model}
+
+
 # A file written by each later default codec (with its enhancer), by the last release that shipped it as the
 # default: name: (fixture, format version, options). elic-small-ucm-1's are the INPUTS above.
 PAST_DEFAULTS = {
-    "rgb-elic-small-mix-3": ("rgb_uint8_nodata.tif", "3.0",
-                             {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-3"}),
-    "rgb-elic-small-mix-4": ("rgb_uint8_nodata.tif", "4.0",
-                             {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-4"}),
-    "rgb-elic-small-mix-5": ("rgb_uint8_nodata.tif", "4.0",
-                             {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-5"}),
-    "rgb-elic-small-mix-6": ("rgb_uint8_nodata.tif", "4.0",
-                             {"quality": 2.0, "tile": 128, "overlap": 16, "model": "elic-small-mix-6"}),
-    "rgb-elic-small-hi-1": ("rgb_uint8_nodata.tif", "4.0",
-                            {"quality": 4.5, "tile": 128, "overlap": 16, "model": "elic-small-hi-1"}),
-    "rgb-elic-small-hi-2": ("rgb_uint8_nodata.tif", "4.0",
-                            {"quality": 4.5, "tile": 128, "overlap": 16, "model": "elic-small-hi-2"}),
-    "rgb-elic-small-hi-3": ("rgb_uint8_nodata.tif", "4.0",
-                            {"quality": 4.5, "tile": 128, "overlap": 16, "model": "elic-small-hi-3"}),
+    "rgb-elic-small-mix-3": _rgb_by("elic-small-mix-3", 2.0, "3.0"),
+    "rgb-elic-small-mix-4": _rgb_by("elic-small-mix-4", 2.0),
+    "rgb-elic-small-mix-5": _rgb_by("elic-small-mix-5", 2.0),
+    "rgb-elic-small-mix-6": _rgb_by("elic-small-mix-6", 2.0),
+    "rgb-elic-small-hi-1": _rgb_by("elic-small-hi-1", 4.5),
+    "rgb-elic-small-hi-2": _rgb_by("elic-small-hi-2", 4.5),
+    "rgb-elic-small-hi-3": _rgb_by("elic-small-hi-3", 4.5),
 }
 
 _WRITE = """
