@@ -11,7 +11,8 @@ Three ways to code an image in tiles of ``--tile`` pixels, each tile's latent en
   neighbours around it, keeping the latent cells of the tile only.
 
 The rate is the codec streams' bytes (the container adds the same few bytes per tile to each); the
-product's own figure with its 16-pixel overlap comes from ``ldmrsic-geo compress``. "border" is the
+product's own figures come from ``ldmrsic-geo compress``, whole files: with a 16-pixel overlap (the
+layout of format 4) and with joined tiles (format 5, which built ``joint+context``). "border" is the
 PSNR of the 8-pixel bands along tile boundaries.
 
     python benchmarks/joint_synthesis.py IMAGE... --qualities 3 5 --tile 512
@@ -128,7 +129,9 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--context", type=int, default=64, help="encoder context in pixels (multiple of 16)")
     parser.add_argument("--margin-cells", type=int, default=4, help="decoder context in latent cells")
-    parser.add_argument("--no-product", action="store_true", help="skip the product's own overlap-16 file")
+    parser.add_argument("--no-product", action="store_true", help="skip the product's own files")
+    parser.add_argument("--product-only", action="store_true",
+                        help="only the product's files: overlap 16 (format 4's layout) and joined tiles (format 5)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     print("| image | q | method | bytes | vs overlap 16 | PSNR | border PSNR |")
@@ -145,6 +148,11 @@ def main() -> None:
             if not args.no_product:
                 size, x = product_file(path, q, args.tile, 16)
                 rows.append(("product, overlap 16", size, x))
+                size, x = product_file(path, q, args.tile, 0)
+                rows.append(("product, joined (format 5)", size, x))
+            if args.product_only:
+                _print(path, q, rows, ref, border)
+                continue
             size, latents = code_tiles(net, image, args.tile, q, 0)
             rows.append(("independent, overlap 0", size, decode_independent(net, latents, h, w)))
             rows.append((f"joint ({args.margin_cells} cells)", size,
@@ -152,11 +160,15 @@ def main() -> None:
             size, latents = code_tiles(net, image, args.tile, q, args.context)
             rows.append((f"joint+context {args.context}px", size,
                          decode_joint(net, latents, h, w, args.tile, args.margin_cells)))
-            base = rows[0][1]
-            for name, size, x in rows:
-                x = np.round(np.clip(x, 0, 1) * 255) / 255
-                print(f"| {path.stem} | {q:g} | {name} | {size} | {100 * (size / base - 1):+.2f}% | "
-                      f"{psnr(x, ref):.3f} | {psnr(x[:, border], ref[:, border]):.3f} |", flush=True)
+            _print(path, q, rows, ref, border)
+
+
+def _print(path: Path, q: float, rows: list, ref: np.ndarray, border: np.ndarray) -> None:
+    base = rows[0][1]
+    for name, size, x in rows:
+        x = np.round(np.clip(x, 0, 1) * 255) / 255
+        print(f"| {path.stem} | {q:g} | {name} | {size} | {100 * (size / base - 1):+.2f}% | "
+              f"{psnr(x, ref):.3f} | {psnr(x[:, border], ref[:, border]):.3f} |", flush=True)
 
 
 if __name__ == "__main__":

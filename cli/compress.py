@@ -36,7 +36,8 @@ from ldmrsic_core import defaults
 @click.option("--tile", type=int, default=defaults.TILE, show_default=True,
               help=f"Tile size in pixels, a multiple of {defaults.TILE_MULTIPLE}.")
 @click.option("--overlap", type=int, default=defaults.OVERLAP, show_default=True,
-              help="Overlap of neighbouring tiles in pixels.")
+              help="Overlap of neighbouring tiles in pixels: 0 joins the tiles (each coded and decoded "
+                   "with its neighbours around it: no seams, fewer bytes); more blends tiles coded alone.")
 @click.option("--bands", default=None, help="Bands to keep, in order, e.g. 4,3,2 [default: all].")
 @click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
               help="Map values LO..HI to the codec range for every band (others are clipped) "

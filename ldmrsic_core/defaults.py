@@ -7,9 +7,9 @@ not have ldmrsic-geo installed (``scripts/plugin_zip.py`` copies this file into 
 
 #: Tile sizes are multiples of the codec's total down-sampling (its stride).
 TILE_MULTIPLE = 64
-#: compress: tile size and overlap in pixels.
+#: compress: tile size and overlap in pixels (0: joined tiles, format 5; 16 was format 4's default).
 TILE = 512
-OVERLAP = 16
+OVERLAP = 0
 #: compress: quality preset, 1.0 (smallest file) to 5.0 (best).
 QUALITY = 3.0
 MIN_QUALITY = 1.0

@@ -1,4 +1,4 @@
-"""Golden files: ``.ldmr`` files written by every released format version (1.1, 2.0, 3.0 and the
+"""Golden files: ``.ldmr`` files written by every released format version (1.1, 2.0, 3.0, 4.0 and the
 current one, each by the code of its release: ``tests/expected/make_golden.py``) must keep
 decoding to the pixels recorded for them, and the current encoder must keep writing the same bytes.
 
@@ -27,7 +27,7 @@ REGENERATE = bool(os.environ.get("LDMRSIC_REGENERATE_EXPECTED"))
 
 
 def test_every_released_format_has_golden_files():
-    assert {entry["format"] for entry in RECORD.values()} == {"1.1", "2.0", "3.0", VERSION_TEXT}
+    assert {entry["format"] for entry in RECORD.values()} == {"1.1", "2.0", "3.0", "4.0", VERSION_TEXT}
 
 
 # Every codec that has been the default, in order; the last is today's (issue 17 §4).

@@ -9,6 +9,7 @@ import numpy as np
 
 from ldmrsic_core.format.container import ContainerReader
 from ldmrsic_core.format.header import Header
+from ldmrsic_core.format.versions import is_joined
 
 Names = Mapping[str, tuple[str, str]]
 """Weights SHA-256 → (name, configuration), for headers that store hashes only (format 3)."""
@@ -48,7 +49,8 @@ def file_info(path: str | Path, names: Names | None = None) -> dict[str, Any]:
             "enhancer": (None if header.enhancer is None else
                          {"name": header.enhancer.model, "config": header.enhancer.config,
                           "sha256": header.enhancer.sha256}),
-            "tiles": {"size": header.tile_size, "overlap": header.overlap, "rows": rows, "cols": cols,
+            "tiles": {"size": header.tile_size, "overlap": header.overlap,
+                      "joined": is_joined(header.overlap, reader.version), "rows": rows, "cols": cols,
                       "count": len(reader.entries), "payload_bytes": payload_bytes,
                       "container_bytes": size - payload_bytes},
             "overhead": {"header_bytes": reader.header_bytes, "container_bytes": size - payload_bytes,

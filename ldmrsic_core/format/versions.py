@@ -11,6 +11,10 @@ which entropy-parameter arithmetic each version implies.
   entropy-model call (``ldmrsic_core/models/single_stream.py``: about 70 bytes less per tile), and
   a header that names bundled models by 8 bytes of their SHA-256 and stores the quality in
   thousandths (54 bytes less).
+- 5.x: as 4.x, and tiles without overlap are *joined*: analysed with their neighbours' pixels and
+  synthesised from their neighbours' latents (``ldmrsic_core/pipeline/joined.py``: 4–5% fewer bytes
+  for a whole image in 512-pixel tiles than 4.x's 16 pixels of overlap, no seams). A 5.x file with
+  overlap decodes as 4.x does.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ from typing import Any
 from ldmrsic_core.errors import UnsupportedVersionError
 
 #: What this writer writes.
-VERSION = (4, 0)
+VERSION = (5, 0)
 #: Majors this reader decodes.
-READABLE_MAJORS = (1, 2, 3, 4)
+READABLE_MAJORS = (1, 2, 3, 4, 5)
 #: Majors whose header is zlib-compressed JSON behind a 64-byte preamble.
 JSON_MAJORS = (1, 2)
+
+#: The first major whose tiles without overlap are joined (``ldmrsic_core/pipeline/joined.py``).
+JOINED_MAJOR = 5
 
 #: The entropy-parameter arithmetic of format 1 files: the codec's own float computation.
 FLOAT_ENTROPY = "float"
@@ -46,6 +53,11 @@ def exact_entropy(header: Any, version: tuple[int, int], name: str) -> bool:
         f"ldmrsic-geo does not implement (it knows {ENTROPY_SCHEME!r} and, in format 1, {FLOAT_ENTROPY!r}): "
         "upgrade ldmrsic-geo"
     )
+
+
+def is_joined(overlap: int, version: tuple[int, int]) -> bool:
+    """Whether a file's tiles are joined: format 5 or later, without overlap."""
+    return overlap == 0 and version[0] >= JOINED_MAJOR
 
 
 def readable_versions() -> str:

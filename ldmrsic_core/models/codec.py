@@ -137,8 +137,12 @@ class VariableRateElic(Elic2022Official):
 
     @torch.no_grad()
     def compress(self, x: Tensor, quality: float = 3.0, exact: bool = False,  # type: ignore[override]
-                 refine: int = 0) -> dict[str, Any]:
+                 refine: int = 0, cells: tuple[slice, slice] | None = None) -> dict[str, Any]:
         """Entropy-code ``x`` (N×3×H×W, H and W multiples of :data:`STRIDE`).
+
+        With ``cells`` (rows and columns of latent cells, 16 pixels each, whose counts are multiples of
+        4) only that part of the latent is coded: the rest of ``x`` is context the analysis sees, as a
+        joined tile's neighbours are (format 5, :mod:`ldmrsic_core.pipeline.joined`).
 
         Returns ``strings`` (a flat list, one entry per coded stream, each a list of N
         byte strings), ``shape`` and ``y_hat`` (the de-gained latent the decoder will see).
@@ -152,6 +156,11 @@ class VariableRateElic(Elic2022Official):
         _check_size(x)
         gain, inv_gain = self.gains(quality)
         y = self.analyse(x) * gain
+        if cells is not None:
+            rows, cols = cells
+            y = y[:, :, rows, cols]
+            x = x[:, :, rows.start * 16: rows.stop * 16, cols.start * 16: cols.stop * 16]  # what refine compares
+            _check_size(x)  # the coded cells make whole hyper-latent cells
         out = self._code(y, inv_gain, exact)
         if refine:
             lam = lambda_for_quality(quality)
@@ -191,13 +200,20 @@ class VariableRateElic(Elic2022Official):
     def decompress(self, strings: list[list[bytes]], shape: dict[str, Any], quality: float = 3.0,  # type: ignore[override]
                    exact: bool = False) -> dict[str, Any]:
         """Inverse of :meth:`compress`: ``x_hat`` on the model's device (and ``checksums`` with ``exact``)."""
+        out = self.decode_latent(strings, shape, quality, exact)
+        out["x_hat"] = self.synthesize(out.pop("y_hat"))
+        return out
+
+    @torch.no_grad()
+    def decode_latent(self, strings: list[list[bytes]], shape: dict[str, Any], quality: float = 3.0,
+                      exact: bool = False) -> dict[str, Any]:
+        """The entropy decoding half of :meth:`decompress`: ``y_hat``, the de-gained latent
+        :meth:`synthesize` takes (and ``checksums`` with ``exact``)."""
         _, inv_gain = self.gains(quality)
         if not exact:
-            y_hat = self.latent_codec.decompress(strings, shape)["y_hat"]
-            return {"x_hat": self.synthesize(y_hat * inv_gain)}
+            return {"y_hat": self.latent_codec.decompress(strings, shape)["y_hat"] * inv_gain}
         grid = self.exact_latent(strings, shape)
-        y_hat = grid.to(inv_gain.dtype)
-        return {"x_hat": self.synthesize(y_hat * inv_gain), "checksums": latent_checksums(grid)}
+        return {"y_hat": grid.to(inv_gain.dtype) * inv_gain, "checksums": latent_checksums(grid)}
 
     @torch.no_grad()
     def exact_latent(self, strings: list[list[bytes]], shape: dict[str, Any]) -> Tensor:

@@ -16,10 +16,12 @@ from ldmrsic_core.errors import InputError
 from ldmrsic_core.format.binary_header import stored_quality
 from ldmrsic_core.format.container import ContainerWriter, container_bytes
 from ldmrsic_core.format.header import ENTROPY_SCHEME, CodecInfo, EnhancerInfo, Header, MaskKind, RasterInfo
+from ldmrsic_core.format.versions import VERSION
 from ldmrsic_core.models.codec import check_quality, lambda_for_quality
 from ldmrsic_core.models.refine import check_refine_steps
 from ldmrsic_core.outputs import atomic_output, check_output
 from ldmrsic_core.pipeline.executors import open_runner, resolve_tile_batch
+from ldmrsic_core.pipeline.joined import analysis_window, is_joined
 from ldmrsic_core.pipeline.targets import (
     SAMPLE_CROP,
     SearchCodec,
@@ -107,8 +109,11 @@ def compress_raster(
     without any valid pixel is refused unless ``allow_empty`` (then only its grid and metadata
     are stored). Tiles are read ahead and coded as jobs: ``jobs`` at a time in this process, or on
     a Dask cluster (``workers`` local worker processes, or the one at ``scheduler``); the file's
-    bytes are the same either way. Each job codes ``tile_batch`` tiles (default: 1 on the CPU,
-    :data:`defaults.TILE_BATCH_GPU` on a GPU) in one model call per step; the bytes may depend on it.
+    bytes are the same either way. Tiles without ``overlap`` (the default) are joined: each is analysed
+    with its neighbours around it and decoded from theirs too, so they need no overlap to hide seams
+    (:mod:`ldmrsic_core.pipeline.joined`); with an overlap they are coded alone and blended. Each job
+    codes ``tile_batch`` tiles (default: 1 on the CPU, :data:`defaults.TILE_BATCH_GPU` on a GPU) in one
+    model call per step; the bytes may depend on it.
     ``precision`` is that of the float analysis transform
     (:mod:`ldmrsic_core.precision`: ``auto`` is bf16 where the device has it); the bytes depend on
     it and on the device, and the file decodes on any machine either way. With a ``target`` (a file
@@ -171,13 +176,14 @@ def compress_raster(
         codec = codec_at[codec_for(quality)]
         enhancement = enhancer_at[codec_for(quality)][0]
         codec_ref = model_ref(model if model is not None else codec.name, codec, device, "codec", precision)
-        settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality, refine)
+        joining = is_joined(overlap, VERSION)
+        settings = EncodeSettings(codec_ref, tuple(mappings), groups, quality, refine, joining)
 
         def tile_jobs():  # read ahead in this thread while the jobs run
             for index in range(len(plan)):
-                extent = plan.extent(index)
-                values, valid = read_pixels(src, selected, extent)
-                yield values, valid, plan.owned(index).relative_to(extent)
+                window = analysis_window(plan, index) if joining else plan.extent(index)
+                values, valid = read_pixels(src, selected, window)
+                yield values, valid, plan.owned(index).relative_to(window)
 
         clipped = np.zeros(info.count, dtype=np.int64)
         any_valid, valid_pixels = False, 0

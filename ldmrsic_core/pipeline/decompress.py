@@ -2,7 +2,8 @@
 
 The output is written window by window, each window being the part of the requested area
 a tile owns; the tiles that overlap a window are decoded (each once, kept in a small cache)
-and blended with their ramp weights. Only the tiles a window touches are read.
+and blended with their ramp weights. Only the tiles a window touches are read — and, for joined
+tiles (:mod:`.joined`), the ring of neighbours whose latents their synthesis reads.
 """
 
 from __future__ import annotations
@@ -26,8 +27,17 @@ from ldmrsic_core.format.header import Header, MaskKind, exact_entropy
 from ldmrsic_core.outputs import atomic_output, check_output, temporary_sibling
 from ldmrsic_core.pipeline.blending import blend
 from ldmrsic_core.pipeline.executors import TileRunner, open_runner, resolve_tile_batch
+from ldmrsic_core.pipeline.joined import is_joined, neighbourhood, synthesis_window
 from ldmrsic_core.pipeline.schedule import OrderedResults, Stripe, context_box, stripe_columns, stripes, use_counts
-from ldmrsic_core.pipeline.tile_jobs import DecodedTile, DecodeSettings, EnhanceSettings, decode_tiles, enhance_tiles
+from ldmrsic_core.pipeline.tile_jobs import (
+    DecodedTile,
+    DecodeSettings,
+    EnhanceSettings,
+    SynthesisSettings,
+    decode_tiles,
+    enhance_tiles,
+    synthesise_tiles,
+)
 from ldmrsic_core.raster_io import (
     bounded_gdal_cache,
     check_creation_options,
@@ -110,7 +120,8 @@ def decompress_raster(
         box = bbox_box(header.raster.transform, header.raster.height, header.raster.width, bbox) if bbox \
             else header.plan.full()
         groups = tuple(tuple(g) for g in header.groups)
-        decode = DecodeSettings(codec, header.raster.count, groups, header.codec.quality, exact)
+        joining = is_joined(header.overlap, reader.version)
+        decode = DecodeSettings(codec, header.raster.count, groups, header.codec.quality, exact, joining)
         enhance_settings = None
         if enhancing:
             level = quality_level(header.codec.quality) if enhancing[1].conditioned else None
@@ -131,7 +142,8 @@ def decompress_raster(
         total = sum(1 for _ in header.plan.output_windows(box))
         with open_runner(jobs, workers, scheduler) as runner, bounded_gdal_cache(), \
                 atomic_output(target, overwrite, inputs=(source,)) as tmp:
-            source_of_windows = _WindowSource(reader, header, runner, decode, enhance_settings, allow_damaged, batch)
+            source_of_windows = _WindowSource(reader, header, runner, decode, enhance_settings, allow_damaged, batch,
+                                              SynthesisSettings(codec, groups) if joining else None)
             tiff = temporary_sibling(target, ".tif.part") if cog else tmp
             try:
                 with write_errors(target), open_geotiff(tiff, profile) as dst:
@@ -160,9 +172,10 @@ class _WindowSource:
     tiles are decoded and enhanced as jobs on ``runner``, each held only while it is needed."""
 
     def __init__(self, reader: ContainerReader, header: Header, runner: TileRunner, decode: DecodeSettings,
-                 enhance: EnhanceSettings | None, allow_damaged: bool, batch: int = 1):
+                 enhance: EnhanceSettings | None, allow_damaged: bool, batch: int = 1,
+                 synthesis: SynthesisSettings | None = None):
         self.reader, self.header, self.runner, self.batch = reader, header, runner, batch
-        self.decode_settings, self.enhance_settings = decode, enhance
+        self.decode_settings, self.enhance_settings, self.synthesis = decode, enhance, synthesis
         self.allow_damaged = allow_damaged
         self.plan = header.plan
         self.damaged: set[int] = set()
@@ -197,10 +210,28 @@ class _WindowSource:
             yield part, self._values(unit, valid), valid
 
     def _decoded(self, tiles: tuple[int, ...], uses: dict[int, int]) -> OrderedResults[DecodedTile]:
-        self.tiles_read += len(tiles)
-        return OrderedResults(tiles, self._checked(self.runner.map_batched(
-            decode_tiles, self.decode_settings, self._decode_jobs(tiles), self.batch)),
-                              uses)
+        if self.synthesis is None:
+            self.tiles_read += len(tiles)
+            return OrderedResults(tiles, self._checked(self.runner.map_batched(
+                decode_tiles, self.decode_settings, self._decode_jobs(tiles), self.batch)), uses)
+        # Joined tiles: entropy-decode each tile of the neighbourhoods once, then synthesise each tile
+        # from its neighbourhood's latents, each latent held until its last neighbour is made.
+        neighbourhoods = [neighbourhood(self.plan, index) for index in tiles]
+        needed = tuple(sorted({i for near in neighbourhoods for i in near}))
+        self.tiles_read += len(needed)
+        latents = OrderedResults(needed, self._checked(self.runner.map_batched(
+            decode_tiles, self.decode_settings, self._decode_jobs(needed), self.batch)), use_counts(neighbourhoods))
+        return OrderedResults(tiles, self.runner.map_batched(
+            synthesise_tiles, self.synthesis, self._synthesis_jobs(tiles, neighbourhoods, latents), self.batch), uses)
+
+    def _synthesis_jobs(self, tiles: tuple[int, ...], neighbourhoods: list[list[int]],
+                        latents: OrderedResults[DecodedTile]) -> Iterator[tuple]:
+        for index, near in zip(tiles, neighbourhoods):
+            tile, windows, crop = latents.get(index), None, None
+            if tile.latents is not None:
+                windows, crop = synthesis_window(self.plan, index, lambda i: latents.get(i).latents)
+            latents.release(near)
+            yield tile, windows, crop
 
     def _decode_jobs(self, tiles: tuple[int, ...]) -> Iterator[tuple]:
         for index in tiles:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ldmrsic_core.bands import from_channels, to_channels
 from ldmrsic_core.format.seed import enhancement_seed
 from ldmrsic_core.models.codec import STRIDE, VariableRateElic
-from ldmrsic_core.tiling import padded
+from ldmrsic_core.tiling import Box, Span, padded
 
 
 def fill_invalid(unit: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -42,15 +42,17 @@ def codec_input(units: list[np.ndarray], group: list[int], device: torch.device)
 
 @torch.no_grad()
 def encode_groups(net: VariableRateElic, units: list[np.ndarray], groups: list[list[int]], quality: float,
-                  device: torch.device, exact: bool = True, refine: int = 0) -> list[CodedGroups]:
+                  device: torch.device, exact: bool = True, refine: int = 0,
+                  cells: tuple[slice, slice] | None = None) -> list[CodedGroups]:
     """Tiles of one size (each bands×h×w, [0, 1]) → each one's codec streams per band group, coded
     in one batch per group (entropy parameters exact unless told: then a tile's streams and
     checksums do not depend on the batch it was coded in, given its latent; ``refine``: encoder-side
-    latent refinement steps, :mod:`ldmrsic_core.models.refine`)."""
+    latent refinement steps, :mod:`ldmrsic_core.models.refine`; ``cells``: the latent cells coded,
+    the rest being context, :meth:`VariableRateElic.compress`)."""
     streams: list[list[list[bytes]]] = [[] for _ in units]
     checksums: list[list[int]] = [[] for _ in units]
     for group in groups:
-        out = net.compress(codec_input(units, group, device), quality, exact=exact, refine=refine)
+        out = net.compress(codec_input(units, group, device), quality, exact=exact, refine=refine, cells=cells)
         for i in range(len(units)):
             streams[i].append([s[i] for s in out["strings"]])
             if exact:
@@ -65,20 +67,46 @@ def decode_groups(net: VariableRateElic, coded: list[CodedGroups], groups: list[
     of the context model is one call for all of them): per tile, float32 bands×h×w in [0, 1] and the
     indices of the groups whose decoded latent does not match its checksum (always empty without
     checksums). The latents do not depend on the batch; the pixels may, in their last bits."""
+    latents = decode_latents(net, coded, len(groups), shape, quality)
+    crop = Box(Span(0, shape[0]), Span(0, shape[1]))
+    units = synthesise_groups(net, [tile for tile, _ in latents], groups, crop)
+    return [(unit, mismatched) for unit, (_, mismatched) in zip(units, latents)]
+
+
+@torch.no_grad()
+def decode_latents(net: VariableRateElic, coded: list[CodedGroups], groups: int, shape: tuple[int, int],
+                   quality: float) -> list[tuple[list[np.ndarray], list[int]]]:
+    """The entropy decoding of :func:`decode_groups`: per tile, its de-gained latent per group (float32
+    M×h×w, h and w in cells of 16 pixels of the padded tile) and the groups whose checksum fails."""
     h, w = shape
     latent = net.latent_shape(padded(h, STRIDE), padded(w, STRIDE))
     exact = coded[0].checksums is not None
-    bands: list[list[np.ndarray]] = [[] for _ in coded]
+    latents: list[list[np.ndarray]] = [[] for _ in coded]
     mismatched: list[list[int]] = [[] for _ in coded]
-    for g, group in enumerate(groups):
+    for g in range(groups):
         strings = [[tile.streams[g][s] for tile in coded] for s in range(len(coded[0].streams[g]))]
-        out = net.decompress(strings, latent, quality, exact=exact)
-        rgb = out["x_hat"][:, :, :h, :w].float().cpu().numpy()
+        out = net.decode_latent(strings, latent, quality, exact=exact)
+        y_hat = out["y_hat"].float().cpu().numpy()
         for i, tile in enumerate(coded):
             if exact and out["checksums"][i] != tile.checksums[g]:
                 mismatched[i].append(g)
+            latents[i].append(y_hat[i])
+    return list(zip(latents, mismatched))
+
+
+@torch.no_grad()
+def synthesise_groups(net: VariableRateElic, latents: list[list[np.ndarray]], groups: list[list[int]],
+                      crop: Box) -> list[np.ndarray]:
+    """Latents of one shape (per tile, one M×h×w array per group) → the ``crop`` of their synthesis
+    (float32 bands×rows×cols in [0, 1]), one batch per group."""
+    device = next(net.parameters()).device
+    bands: list[list[np.ndarray]] = [[] for _ in latents]
+    for g, group in enumerate(groups):
+        y_hat = torch.from_numpy(np.stack([tile[g] for tile in latents])).to(device)
+        rgb = net.synthesize(y_hat)[(slice(None), slice(None), *crop.slices)].float().cpu().numpy()
+        for i in range(len(latents)):
             bands[i].append(from_channels(rgb[i], group))
-    return [(np.concatenate(b).astype(np.float32), m) for b, m in zip(bands, mismatched)]
+    return [np.concatenate(b).astype(np.float32) for b in bands]
 
 
 @torch.no_grad()

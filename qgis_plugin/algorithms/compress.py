@@ -58,12 +58,14 @@ class CompressAlgorithm(LdmrsicAlgorithm):
         self.addParameter(described(
             QgsProcessingParameterNumber(self.TILE, "Tile size (pixels)", QgsProcessingParameterNumber.Integer,
                                          defaults.TILE, minValue=defaults.TILE_MULTIPLE),
-            f"Tiles are coded independently; a multiple of {defaults.TILE_MULTIPLE}. {defaults.TILE} is the "
-            "best trade-off."))
+            f"Tiles are stored independently (random access); a multiple of {defaults.TILE_MULTIPLE}. "
+            f"{defaults.TILE} is the best trade-off."))
         self.addParameter(described(
             QgsProcessingParameterNumber(self.OVERLAP, "Tile overlap (pixels)", QgsProcessingParameterNumber.Integer,
                                          defaults.OVERLAP, minValue=0),
-            "Overlap between neighbouring tiles, blended on decoding so tile borders do not show."))
+            "0 (the default) joins the tiles: each is coded and decoded with its neighbours around it, so "
+            "borders do not show and no pixel is coded twice. More: overlapping tiles coded alone and "
+            "blended on decoding (the layout of files before format 5)."))
         self.addParameter(described(QgsProcessingParameterString(self.BANDS, "Bands", optional=True),
                                     "Bands to keep, in order, e.g. 4,3,2. Empty keeps all."))
         refine = QgsProcessingParameterNumber(self.REFINE, "Encoder effort (refinement steps per tile)",

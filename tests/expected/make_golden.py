@@ -2,9 +2,12 @@
 
 Each released format version writes the same two inputs with the bundled models, **with the
 code of that release**: format 1.1 from commit 4edd9c1, format 2.0 from commit 57969df, format
-3.0 from commit ab05636 (each run from a ``git worktree`` of that commit), the current format from
-this checkout. Each later default codec (``PAST_DEFAULTS``) also has a file written by the release
-that shipped it as the default, so that a new default never stops its files decoding. The old files
+3.0 from commit ab05636, format 4.0 from commit e05f9a9 (each run from a ``git worktree`` of that
+commit), the current format from this checkout. Files of format 5 and later are written with joined
+tiles (no overlap), earlier ones with 16 pixels of overlap; a 4.0 file without overlap
+(``FORMAT_CASES``) checks that such files keep decoding tile by tile, as 4.x did. Each later
+default codec (``PAST_DEFAULTS``) also has a file written by the release that shipped it as the
+default, so that a new default never stops its files decoding. The old files
 are written once and never regenerated: they are the promise that an archive written then still
 decodes now. ``golden.json`` records, per file, the SHA-256 of its bytes and of the pixels the
 decoder made of it when it was written, with the platform and CPU; the decoded pixels are kept too
@@ -36,12 +39,19 @@ INPUTS = {  # name: (fixture, compress options)
     "rgb-nodata": ("rgb_uint8_nodata.tif", {"quality": 3.0, "tile": 128, "overlap": 16, **MODEL}),
     "int16-8band": ("sr_int16_8band.tif", {"quality": 4.0, "tile": 64, "overlap": 16, "enhance": False, **MODEL}),
 }
-RELEASES = {"1.1": "4edd9c1", "2.0": "57969df", "3.0": "ab05636"}  # format version: the commit whose code writes it
+RELEASES = {"1.1": "4edd9c1", "2.0": "57969df", "3.0": "ab05636",  # format version: the commit whose code writes it
+            "4.0": "e05f9a9"}
+
+
+def for_version(options: dict, version: str) -> dict:
+    """``options`` as a file of format ``version`` is written: joined tiles (no overlap) from format 5."""
+    return {**options, "overlap": 0} if int(version.split(".")[0]) >= 5 else options
 
 
 def _rgb_by(model: str, quality: float, version: str = "4.0") -> tuple[str, str, dict]:
     """The RGB fixture coded by ``model`` at ``quality`` in 128-pixel tiles, in format ``version``."""
-    return "rgb_uint8_nodata.tif", version, {"quality": quality, "tile": 128, "overlap": 16, "model": model}
+    return "rgb_uint8_nodata.tif", version, for_version({"quality": quality, "tile": 128, "overlap": 16,
+                                                         "model": model}, version)
 
 
 # A file written by each later default codec (with its enhancer), by the last release that shipped it as the
@@ -54,6 +64,11 @@ PAST_DEFAULTS = {
     "rgb-elic-small-hi-1": _rgb_by("elic-small-hi-1", 4.5),
     "rgb-elic-small-hi-2": _rgb_by("elic-small-hi-2", 4.5),
     "rgb-elic-small-hi-3": _rgb_by("elic-small-hi-3", 4.5),
+}
+
+# Files of a layout an earlier format wrote differently: name: (fixture, format version, options).
+FORMAT_CASES = {
+    "rgb-overlap0": ("rgb_uint8_nodata.tif", "4.0", {"quality": 3.0, "tile": 64, "overlap": 0, **MODEL}),
 }
 
 _WRITE = """
@@ -93,10 +108,10 @@ def main() -> None:
     versions = {**RELEASES, VERSION_TEXT: None}
     record_path = HERE / "golden.json"
     record: dict = json.loads(record_path.read_text()) if record_path.exists() else {}
-    jobs = [(f"{name}-v{version}.ldmr", version, commit, fixture, options)
+    jobs = [(f"{name}-v{version}.ldmr", version, commit, fixture, for_version(options, version))
             for version, commit in versions.items() for name, (fixture, options) in INPUTS.items()]
     jobs += [(f"{name}-v{version}.ldmr", version, RELEASES.get(version), fixture, options)  # None: this checkout
-             for name, (fixture, version, options) in PAST_DEFAULTS.items()]
+             for name, (fixture, version, options) in {**PAST_DEFAULTS, **FORMAT_CASES}.items()]
     for file_name, version, commit, fixture, options in jobs:
         target = GOLDEN / file_name
         if not target.exists() or (commit is None and args.current):
