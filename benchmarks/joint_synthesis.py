@@ -110,14 +110,16 @@ def decode_joint(net, latents: dict, h: int, w: int, tile: int, margin: int) -> 
     return out
 
 
-def product_file(path: Path, quality: float, tile: int, overlap: int) -> tuple[int, np.ndarray]:
+def product_file(path: Path, quality: float, tile: int, overlap: int,
+                 enhance: bool = False) -> tuple[int, np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:
         coded, decoded = Path(tmp, "x.ldmr"), Path(tmp, "x.tif")
         subprocess.run(["ldmrsic-geo", "--quiet", "compress", str(path), "-o", str(coded), "--quality", str(quality),
                         "--tile", str(tile), "--overlap", str(overlap), "--device", "cpu"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run(["ldmrsic-geo", "--quiet", "decompress", str(coded), "-o", str(decoded), "--no-enhance",
-                        "--device", "cpu"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["ldmrsic-geo", "--quiet", "decompress", str(coded), "-o", str(decoded), "--device", "cpu",
+                        *([] if enhance else ["--no-enhance"])],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with rasterio.open(decoded) as src:
             return os.path.getsize(coded), src.read().astype(np.float32) / 255
 
@@ -130,6 +132,7 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=64, help="encoder context in pixels (multiple of 16)")
     parser.add_argument("--margin-cells", type=int, default=4, help="decoder context in latent cells")
     parser.add_argument("--no-product", action="store_true", help="skip the product's own files")
+    parser.add_argument("--enhance", action="store_true", help="decode the product's files with enhancement")
     parser.add_argument("--product-only", action="store_true",
                         help="only the product's files: overlap 16 (format 4's layout) and joined tiles (format 5)")
     args = parser.parse_args()
@@ -146,10 +149,11 @@ def main() -> None:
             net = load_codec(default_model(q)).model.eval()
             rows = []
             if not args.no_product:
-                size, x = product_file(path, q, args.tile, 16)
-                rows.append(("product, overlap 16", size, x))
-                size, x = product_file(path, q, args.tile, 0)
-                rows.append(("product, joined (format 5)", size, x))
+                enhanced = ", enhanced" if args.enhance else ""
+                size, x = product_file(path, q, args.tile, 16, args.enhance)
+                rows.append((f"product, overlap 16{enhanced}", size, x))
+                size, x = product_file(path, q, args.tile, 0, args.enhance)
+                rows.append((f"product, joined (format 5){enhanced}", size, x))
             if args.product_only:
                 _print(path, q, rows, ref, border)
                 continue
