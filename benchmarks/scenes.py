@@ -1,6 +1,6 @@
 """Compress and decompress scenes; print rate, PSNR, seams, times, peak memory and container overhead.
 
-    python benchmarks/scenes.py --model MODEL [--quality 3] [--tile 512 --overlap 16 ...] SCENE...
+    python benchmarks/scenes.py --model MODEL [--quality 3] [--tile 512 --overlap 0 ...] SCENE...
 
 Each compress and decompress runs in a child process so its peak RSS is its own. Several
 --tile/--overlap values give every combination (the tiling choice). PSNR is at each band's
@@ -76,7 +76,8 @@ def main() -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--quality", type=float, default=3.0)
     p.add_argument("--tile", type=int, nargs="+", default=[512])
-    p.add_argument("--overlap", type=int, nargs="+", default=[16])
+    p.add_argument("--overlap", type=int, nargs="+", default=[0],
+                   help="0 (the product's default since format 5): joined tiles; 16 was format 4's default")
     p.add_argument("--json", type=Path, help="Also write the rows here.")
     a = p.parse_args()
     from ldmrsic_core import file_info, read_header
