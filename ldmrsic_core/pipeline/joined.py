@@ -19,9 +19,10 @@ before, but each side sees its neighbours:
 
 Every pixel is then made by the same window a whole-image decode would use near it, so borders
 are as good as tile interiors (held-out whole images: border bands within 0.005–0.08 dB of format
-4's overlapped tiles, with 4.0–4.6% fewer bytes; BENCHMARKS.md). A neighbour without a latent (no valid pixel, or damaged and ``--allow-damaged``) is treated
-as the raster's edge on its side; a missing corner neighbour alone leaves zero cells. Both numbers
-are fixed by the format: changing them changes decoded pixels.
+4's overlapped tiles, with 4.0–4.6% fewer bytes; BENCHMARKS.md). A neighbour without a latent (no
+valid pixel, or damaged and ``--allow-damaged``) is treated as the raster's edge on its side; a
+missing corner neighbour alone leaves zero cells. Both numbers are fixed by the format: changing
+them changes decoded pixels.
 """
 
 from __future__ import annotations
