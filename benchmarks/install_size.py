@@ -1,5 +1,5 @@
-"""What a user downloads: the ldmrsic-geo wheel and the ldmrsic-geo-archive wheel (earlier models), built
-from this checkout, with the weights each holds.
+"""What a user downloads: the ldmrsic-geo wheel, the wheels of the archive's volumes (earlier models) and
+ldmrsic-geo-archive (which installs the volumes), built from this checkout, with the weights each holds.
 
     python benchmarks/install_size.py
 """
@@ -21,17 +21,21 @@ def main() -> None:
     print("| wheel | MB | weights files | weights MB (unpacked) | under PyPI's 100 MiB file limit |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as out:
-        for project in (ROOT, ROOT / "archive"):
+        for project in (ROOT, ROOT / "archive", *sorted((ROOT / "archive" / "volumes").iterdir(), key=_number)):
             shutil.rmtree(project / "build", ignore_errors=True)  # setuptools would add a stale build's files
             subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                             out, str(project)], check=True, capture_output=True)
             shutil.rmtree(project / "build", ignore_errors=True)
-        for wheel in sorted(Path(out).glob("*.whl")):
+        for wheel in sorted(Path(out).glob("*.whl"), key=lambda w: (len(w.name), w.name)):
             with zipfile.ZipFile(wheel) as z:
                 weights = [i for i in z.infolist() if i.filename.endswith(".pt")]
             size = wheel.stat().st_size
             print(f"| {wheel.name} | {size / 1e6:.1f} | {len(weights)} | "
                   f"{sum(i.file_size for i in weights) / 1e6:.1f} | {'yes' if size < PYPI_FILE_LIMIT else 'no'} |")
+
+
+def _number(volume: Path) -> int:
+    return int(volume.name)
 
 
 if __name__ == "__main__":

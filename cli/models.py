@@ -13,7 +13,7 @@ def models(ctx):
     """List model configurations and the named models (bundled and exported).
 
     Each bundled model names the package that ships its weights: earlier models, which files written
-    with them still need, ship in ldmrsic-geo-archive ("installed": false until it is installed)."""
+    with them still need, ship in the volumes of ldmrsic-geo-archive ("installed": false until installed)."""
     if ctx.invoked_subcommand is not None:
         return
     from ldmrsic_core.zoo import configs as enh

@@ -21,5 +21,6 @@ python -m pip install --quiet --upgrade pip
 python -c "import torch, torchvision" 2>/dev/null ||
     python -m pip install --quiet --isolated "torch==2.13.0" "torchvision==0.28.0"
 python -m pip install --quiet --isolated -e ".[test]"
-# The earlier models' package (archive/): its weights are links to ldmrsic_core/weights/ in the checkout.
-python -m pip install --quiet --isolated --no-deps -e ./archive
+# The earlier models' packages (archive/volumes/N, and archive/ which depends on them all): their weights
+# are links to ldmrsic_core/weights/ in the checkout.
+python -m pip install --quiet --isolated --no-deps -e ./archive $(printf -- '-e %s ' archive/volumes/*/)

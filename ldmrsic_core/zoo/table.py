@@ -3,9 +3,10 @@
 Plain JSON: reading it needs no torch, so ``info`` names a file's models quickly.
 
 Every model that ever shipped stays in the package's table, by name and SHA-256, so that old files
-keep naming their models; the files of those that are no longer defaults ship in a second
-distribution (``package`` in their entry: ``ldmrsic-geo-archive``, built from ``archive/`` in the
-repository) that makes its folder known through the ``ldmrsic_geo.models`` entry point. A bundled
+keep naming their models; the files of those that are no longer defaults ship in other
+distributions, the volumes of the archive (``package`` in their entry: ``ldmrsic-geo-archive-N``,
+built from ``archive/volumes/N`` in the repository; ``ldmrsic-geo-archive`` installs them all), each
+making its ``weights/`` folder known through the ``ldmrsic_geo.models`` entry point. A bundled
 model's file is looked for in the package's folder, then in those.
 """
 
@@ -51,11 +52,14 @@ def package_model_dir() -> Path:
 
 
 def extra_model_dirs() -> list[Path]:
-    """Folders of bundled models' files offered by other distributions (``ldmrsic-geo-archive``)."""
+    """Folders of bundled models' files offered by other distributions (the archive's volumes). An entry
+    point names a package, whose ``weights/`` folder it offers, or a function that returns a folder
+    (``ldmrsic-geo-archive`` 0.1)."""
     folders = []
     for entry in metadata.entry_points(group=MODEL_FOLDERS_GROUP):
         try:
-            folders.append(Path(entry.load()()))
+            offered = entry.load()
+            folders.append(Path(offered()) if callable(offered) else Path(offered.__file__).parent / "weights")
         except Exception:  # a broken plug-in must not stop the models that are here
             continue
     return folders
