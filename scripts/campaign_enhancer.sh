@@ -10,6 +10,8 @@
 # validates at those presets only: the enhancer of a codec for the top rates (models.json top_defaults).
 # TILES=DIR trains on another folder of images (default UC Merced train/; the codec's mix-1 from
 # scripts/campaign_data.sh adds RSSCN7, Dubai and the 30 m scenes; TILES_LIMIT samples it evenly).
+# CONFIG=men-small-r1 trains a deeper configuration; an LDM_INIT of men-small starts it with its new
+# blocks as identities (ldmrsic_core/training/deepen.py).
 # Stage I's run is $RUN-prior, Stage II's $RUN-ldm; export the Stage II run with
 # `ldmrsic-geo train export RUNS/$RUN-ldm --name NAME --dir ldmrsic_core/weights` once enhance_val says so.
 set -euo pipefail
@@ -32,7 +34,7 @@ if [ "${2:-}" = "--resume" ]; then  # Stage II names its Stage I run even when r
 fi
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS
 exec nice -n 19 ldmrsic-geo --quiet train --stage "$STAGE" --source ldmrsic --codec "$CODEC" "${init[@]}" \
-    --config men-small --tiles "${TILES:-../shared/data/ucmerced/train}" --tiles-limit "${TILES_LIMIT:-490}" \
+    --config "${CONFIG:-men-small}" --tiles "${TILES:-../shared/data/ucmerced/train}" --tiles-limit "${TILES_LIMIT:-490}" \
     --val ../shared/data/ucmerced/val --val-limit "${VAL_LIMIT:-42}" --batch 8 --crop 128 --lr 1e-4 --warmup 100 \
     --steps "$STEPS" --val-every "${VAL_EVERY:-500}" --threads "$THREADS" --cache "$RUNS/pairs-cache-$RUN" --out "$RUNS/$RUN-$STAGE" \
     ${QUALITIES:+--qualities $QUALITIES}

@@ -31,6 +31,7 @@ from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.metrics import psnr
 from ldmrsic_core.tiling import STRIDE
+from ldmrsic_core.training.deepen import can_deepen, deepen
 from ldmrsic_core.training.pairs import CODEC_LEVELS, PairSet, make_source
 from ldmrsic_core.training.run import TrainingRun, read_checkpoint
 from ldmrsic_core.zoo.configs import enhancer_config
@@ -157,11 +158,17 @@ class EnhanceTrainer(TrainingRun):
         from ldmrsic_core.zoo.enhancers import load_enhancer
 
         loaded = load_enhancer(init)
-        if loaded.config.name != self.cfg.config:
-            raise InputError(f"--init {init} is a {loaded.config.name} enhancer, not {self.cfg.config}")
         if loaded.source != self.cfg.source:
             raise InputError(f"--init {init} restores {loaded.source} output, not {self.cfg.source}")
-        return loaded.model.state_dict()
+        if loaded.config.name == self.cfg.config:
+            return loaded.model.state_dict()
+        deeper = enhancer_config(self.cfg.config)
+        if not can_deepen(loaded.config, deeper):
+            raise InputError(f"--init {init} is a {loaded.config.name} enhancer, not {self.cfg.config} "
+                             f"(nor {loaded.config.name} with more blocks)")
+        net = deeper.build()
+        deepen(net, loaded.model.state_dict(), loaded.config)  # new blocks start as identities
+        return net.state_dict()
 
     def _init_state(self, run: Path) -> dict[str, Any]:
         state = read_checkpoint(run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt")

@@ -52,6 +52,8 @@ ENHANCER_CONFIGS: dict[str, EnhancerConfig] = {
                        summary="MEN, LRM and LDM as in the paper"),
         EnhancerConfig("men-small", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 0, 64, 16, 2, expansion=1.5,
                        denoiser_layers=3, summary="default: no full-resolution blocks, trainable on a CPU"),
+        EnhancerConfig("men-small-r1", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 1, 64, 16, 2, expansion=1.5,
+                       denoiser_layers=3, summary="men-small with a Transformer block at full resolution (refinement)"),
         EnhancerConfig("men-small-nodfam", (16, 32, 64, 128), (0, 1, 1, 2), (1, 1, 2, 4), 0, 64, 16, 2,
                        expansion=1.5, denoiser_layers=3, prior_levels=(),
                        summary="men-small without the prior (ablation)"),
