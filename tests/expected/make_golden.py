@@ -66,6 +66,7 @@ PAST_DEFAULTS = {
     "rgb-elic-small-hi-2": _rgb_by("elic-small-hi-2", 4.5),
     "rgb-elic-small-hi-3": _rgb_by("elic-small-hi-3", 4.5),
     "rgb-elic-small-hi-4": _rgb_by("elic-small-hi-4", 4.5),  # the top default of format 4.0's last release
+    "rgb-elic-small-hi-5": _rgb_by("elic-small-hi-5", 4.5, "5.0"),
 }
 
 # Files of a layout an earlier format wrote differently: name: (fixture, format version, options).
