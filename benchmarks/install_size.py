@@ -21,7 +21,8 @@ def main() -> None:
     print("| wheel | MB | weights files | weights MB (unpacked) | under PyPI's 100 MiB file limit |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as out:
-        for project in (ROOT, ROOT / "archive", *sorted((ROOT / "archive" / "volumes").iterdir(), key=_number)):
+        volumes = sorted((ROOT / "archive" / "volumes").iterdir(), key=lambda v: int(v.name))
+        for project in (ROOT, ROOT / "archive", *volumes):
             shutil.rmtree(project / "build", ignore_errors=True)  # setuptools would add a stale build's files
             subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                             out, str(project)], check=True, capture_output=True)
@@ -32,10 +33,6 @@ def main() -> None:
             size = wheel.stat().st_size
             print(f"| {wheel.name} | {size / 1e6:.1f} | {len(weights)} | "
                   f"{sum(i.file_size for i in weights) / 1e6:.1f} | {'yes' if size < PYPI_FILE_LIMIT else 'no'} |")
-
-
-def _number(volume: Path) -> int:
-    return int(volume.name)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,11 @@ def is_archived(entry: dict) -> bool:
     return bool(VOLUME_PACKAGE.fullmatch(entry.get("package") or ""))
 
 
+def volume_number(package: str) -> int:
+    """``ldmrsic-geo-archive-N`` → N."""
+    return int(VOLUME_PACKAGE.fullmatch(package).group(1))
+
+
 def archived(table: dict) -> list[str]:
     """The files of the table's archived models, sorted."""
     return sorted(e["file"] for e in table["models"].values() if is_archived(e))
@@ -85,7 +90,7 @@ def volumes(table: dict) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     for name, entry in table["models"].items():
         if is_archived(entry):
-            found.setdefault(int(VOLUME_PACKAGE.fullmatch(entry["package"]).group(1)), []).append(name)
+            found.setdefault(volume_number(entry["package"]), []).append(name)
     return found
 
 
@@ -127,14 +132,19 @@ def module_name(number: int) -> str:
     return f"ldmrsic_geo_archive_{number}"
 
 
+def weights_folder(number: int) -> Path:
+    """Where a volume's weights files (links) are."""
+    return VOLUMES / str(number) / module_name(number) / "weights"
+
+
 def write_volume(table: dict, number: int) -> None:
     """The volume's project files and links, from the table (its version counts the calls that filled it)."""
     folder = VOLUMES / str(number)
     module = folder / module_name(number)
-    (module / "weights").mkdir(parents=True, exist_ok=True)
+    weights_folder(number).mkdir(parents=True, exist_ok=True)
     names = sorted(volumes(table)[number])
     for name in names:
-        link = module / "weights" / table["models"][name]["file"]
+        link = weights_folder(number) / table["models"][name]["file"]
         if not link.is_symlink():
             link.symlink_to(os.path.relpath(WEIGHTS / table["models"][name]["file"], link.parent))
     project = folder / "pyproject.toml"

@@ -40,8 +40,7 @@ def _archived() -> dict[str, dict]:
 
 
 def _weights_folder(package: str) -> Path:
-    number = int(package.rsplit("-", 1)[1])
-    return VOLUMES / str(number) / archive_models.module_name(number) / "weights"
+    return archive_models.weights_folder(archive_models.volume_number(package))
 
 
 def test_the_table_the_wheel_exclusions_and_the_archive_agree():
@@ -61,7 +60,7 @@ def test_each_volume_fits_pypi_and_the_archive_package_installs_them_all():
     assert sorted(held) == list(range(1, len(held) + 1))
     assert sorted(p.name for p in VOLUMES.iterdir()) == sorted(str(n) for n in held)
     for number, names in held.items():
-        files = [_weights_folder(f"{PACKAGE}-{number}") / _table()["models"][n]["file"] for n in names]
+        files = [archive_models.weights_folder(number) / _table()["models"][n]["file"] for n in names]
         assert sum(f.stat().st_size for f in files) <= archive_models.VOLUME_LIMIT < PYPI_FILE_LIMIT
         project = (VOLUMES / str(number) / "pyproject.toml").read_text()
         assert f'name = "{PACKAGE}-{number}"' in project
@@ -107,7 +106,7 @@ def test_the_move_script_refuses_defaults_and_lone_codecs():
 def test_the_volumes_are_found_through_their_entry_points():
     folders = [f.resolve() for f in extra_model_dirs()]
     for number in archive_models.volumes(_table()):
-        assert _weights_folder(f"{PACKAGE}-{number}").resolve() in folders
+        assert archive_models.weights_folder(number).resolve() in folders
 
 
 @pytest.fixture

@@ -56,3 +56,11 @@ def test_only_more_blocks_of_the_same_network_can_start_from_it():
     with pytest.raises(InputError, match="cannot start from its weights"):
         deepen(ENHANCER_CONFIGS["men-small-r1"].build(), _trained_tiny().state_dict(), TINY)
     assert can_deepen(ENHANCER_CONFIGS["men-small"], ENHANCER_CONFIGS["men-small-r1"])
+
+
+def test_a_block_loaded_in_part_is_a_mismatch():
+    deeper = replace(TINY, name="deeper", refinement=1)
+    state = _trained_tiny().state_dict()
+    state["men.refine.0.norm1.weight"] = deeper.build().state_dict()["men.refine.0.norm1.weight"]
+    with pytest.raises(RuntimeError, match="partly loaded blocks"):
+        deepen(deeper.build(), state, TINY)

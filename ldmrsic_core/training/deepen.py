@@ -20,10 +20,16 @@ from torch import Tensor
 from ldmrsic_core.enhance.enhancer import Enhancer, EnhancerConfig
 from ldmrsic_core.errors import InputError
 
-#: A Transformer block's parameters: its module path, then the part inside the block.
-_BLOCK = re.compile(r"^(men\.(?:encoders\.\d|decoders\.\d|bottleneck|refine)\.\d+)\.(.+)$")
+#: The module path of a Transformer block, at the start of its parameters' names.
+_BLOCK = re.compile(r"^men\.(?:encoders\.\d|decoders\.\d|bottleneck|refine)\.\d+(?=\.)")
 #: The block's output projections, zero in a new block.
 _OUTPUTS = ("attn.project.weight", "attn.project.bias", "ffn.reduce.weight", "ffn.reduce.bias")
+
+
+def _block(key: str) -> str | None:
+    """The Transformer block a parameter belongs to (None: not in a block)."""
+    m = _BLOCK.match(key)
+    return m.group(0) if m else None
 
 
 def can_deepen(old: EnhancerConfig, new: EnhancerConfig) -> bool:
@@ -39,11 +45,13 @@ def deepen(net: Enhancer, old_state: dict[str, Tensor], old: EnhancerConfig) -> 
         raise InputError(f"enhancer configuration {net.cfg.name} is not {old.name} with more blocks: "
                          "it cannot start from its weights")
     missing, unexpected = net.load_state_dict(old_state, strict=False)
-    new_blocks = {m.group(1) for k in missing if (m := _BLOCK.match(k))}
-    stray = [k for k in missing if not (m := _BLOCK.match(k)) or m.group(1) not in new_blocks]
-    if unexpected or [k for k in stray if ".level" not in k]:
-        raise RuntimeError(f"enhancer weights do not match: missing {stray}, unexpected {unexpected}")
     state = net.state_dict()
+    new_blocks = {_block(k) for k in missing} - {None}
+    partly_loaded = [k for k in state if _block(k) in new_blocks and k not in missing]
+    stray = [k for k in missing if _block(k) not in new_blocks and ".level" not in k]  # levels: older weights
+    if unexpected or partly_loaded or stray:
+        raise RuntimeError(f"enhancer weights do not match: missing {stray}, partly loaded blocks "
+                           f"{partly_loaded}, unexpected {unexpected}")
     for block in new_blocks:
         for part in _OUTPUTS:
             state[f"{block}.{part}"].zero_()
