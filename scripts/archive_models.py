@@ -175,26 +175,34 @@ def write_exclusions(files: list[str]) -> None:
     PYPROJECT.write_text(EXCLUSIONS.sub(lambda m: m.group(1) + listed, text, count=1))
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="+")
-    a = p.parse_args()
+def archive(names: list[str]) -> int:
+    """Archive these bundled models into one volume (the table, the volume's files, the meta package's
+    dependencies and the wheel's exclusions); the volume's number. ValueError: why they cannot be."""
     table_path = WEIGHTS / "models.json"
     table = json.loads(table_path.read_text())
-    why = refusal(table, a.names)
+    why = refusal(table, names)
     if why:
-        sys.exit(f"archive_models: {why}")
+        raise ValueError(why)
     sizes = {n: (WEIGHTS / e["file"]).stat().st_size for n, e in table["models"].items()}
-    try:
-        number = choose_volume(table, a.names, sizes)
-    except ValueError as e:
-        sys.exit(f"archive_models: {e}")
-    for name in a.names:
+    number = choose_volume(table, names, sizes)
+    for name in names:
         table["models"][name]["package"] = f"{PACKAGE}-{number}"
     table_path.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
     write_volume(table, number)
     write_meta(max(volumes(table)))
     write_exclusions(archived(table))
+    return number
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="+")
+    a = p.parse_args()
+    try:
+        number = archive(a.names)
+    except ValueError as e:
+        sys.exit(f"archive_models: {e}")
+    table = json.loads((WEIGHTS / "models.json").read_text())
     print(f"archived {', '.join(a.names)} in {PACKAGE}-{number}; {len(archived(table))} models in "
           f"{max(volumes(table))} volumes")
 
