@@ -1,6 +1,6 @@
 """Compress and decompress scenes; print rate, PSNR, seams, times, peak memory and container overhead.
 
-    python benchmarks/scenes.py --model MODEL [--quality 3] [--tile 512 --overlap 0 ...] SCENE...
+    python benchmarks/scenes.py --model MODEL [--quality 3] [--tile 512 --overlap 0 ...] [--value-curve linear] SCENE...
 
 Each compress and decompress runs in a child process so its peak RSS is its own. Several
 --tile/--overlap values give every combination (the tiling choice). PSNR is at each band's
@@ -25,11 +25,11 @@ def child(args: list[str]) -> None:
     """Run one compress or decompress in this process; print seconds and peak RSS as JSON."""
     from ldmrsic_core import compress_raster, decompress_raster
 
-    kind, src, dst, model, quality, tile, overlap = args
+    kind, src, dst, model, quality, tile, overlap, curve = args
     start = time.perf_counter()
     if kind == "compress":
         compress_raster(src, dst, model=model, quality=float(quality), tile=int(tile), overlap=int(overlap),
-                        device="cpu", overwrite=True)
+                        value_curve=curve, device="cpu", overwrite=True)
     else:
         decompress_raster(src, dst, model=model, device="cpu", overwrite=True)
     seconds = time.perf_counter() - start
@@ -78,6 +78,7 @@ def main() -> None:
     p.add_argument("--tile", type=int, nargs="+", default=[512])
     p.add_argument("--overlap", type=int, nargs="+", default=[0],
                    help="0 (the product's default since format 5): joined tiles; 16 was format 4's default")
+    p.add_argument("--value-curve", default="fitted", help="compress's value curve: fitted or linear")
     p.add_argument("--json", type=Path, help="Also write the rows here.")
     a = p.parse_args()
     from ldmrsic_core import file_info, read_header
@@ -92,8 +93,8 @@ def main() -> None:
             for tile in a.tile:
                 for ovl in a.overlap:
                     packed, restored = Path(tmp) / "x.ldmr", Path(tmp) / "x.tif"
-                    enc = run_child("compress", scene, packed, a.model, a.quality, tile, ovl)
-                    dec = run_child("decompress", packed, restored, a.model, a.quality, tile, ovl)
+                    enc = run_child("compress", scene, packed, a.model, a.quality, tile, ovl, a.value_curve)
+                    dec = run_child("decompress", packed, restored, a.model, a.quality, tile, ovl, a.value_curve)
                     quality = compare(scene, restored, read_header(packed).plan)
                     over = overhead(packed)
                     row = {"scene": scene.name, "tile": tile, "overlap": ovl, "bpp": file_info(packed)["bpp"],

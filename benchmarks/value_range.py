@@ -17,20 +17,38 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import torch
+import torch.nn.functional as F
 
 from ldmrsic_core.evaluation.bjontegaard import bd_rate
+from ldmrsic_core.tiling import padded
 from ldmrsic_core.zoo.registry import load_codec
 
 QUALITIES = (1.5, 2.0, 3.0, 4.0)
 
 
 def code(net: torch.nn.Module, unit: np.ndarray, quality: float) -> tuple[int, np.ndarray]:
-    """Bytes of the band's streams and its decoded unit values (channel mean, not clamped)."""
+    """Bytes of the band's streams and its decoded unit values (channel mean, not clamped); a band whose
+    sides are not multiples of the codec's stride is padded by replication, as compress pads tiles."""
+    h, w = unit.shape
     x = torch.from_numpy(np.repeat(unit[None], 3, 0).astype(np.float32))[None]
+    x = F.pad(x, (0, padded(w) - w, 0, padded(h) - h), mode="replicate")
     with torch.no_grad():
         enc = net.compress(x, quality)
-        out = net.decompress(enc["strings"], net.latent_shape(*unit.shape), quality)["x_hat"]
-    return sum(len(s[0]) for s in enc["strings"]), out[0].mean(0).numpy()
+        out = net.decompress(enc["strings"], net.latent_shape(*x.shape[2:]), quality)["x_hat"]
+    return sum(len(s[0]) for s in enc["strings"]), out[0, :, :h, :w].mean(0).numpy()
+
+
+def compander(band: np.ndarray, quantiles: list[float]) -> tuple[list[float], list[float]]:
+    """Piecewise-linear knots at the band's ``quantiles`` whose slopes follow density^(1/3) (the
+    scalar quantiser's MSE-optimal point density): each piece gets mass^(1/3)·length^(2/3) of [0, 1]."""
+    xs = np.quantile(band, quantiles)
+    data, shares = [float(xs[0])], []
+    for (q0, q1), (x0, x1) in zip(zip(quantiles, quantiles[1:]), zip(xs, xs[1:])):
+        if x1 > data[-1]:
+            data.append(float(x1))
+            shares.append((q1 - q0) ** (1 / 3) * (x1 - x0) ** (2 / 3))
+    unit = np.concatenate([[0.0], np.cumsum(shares) / np.sum(shares)])
+    return data, [float(u) for u in unit]
 
 
 def mappings(band: np.ndarray) -> dict[str, tuple[list[float], list[float], bool]]:
@@ -42,14 +60,19 @@ def mappings(band: np.ndarray) -> dict[str, tuple[list[float], list[float], bool
             "p0.1-p99.9, clipped": ([p01, p999], [0, 1], True),
             "p0.1-p99.9, unclipped": ([p01, p999], [0, 1], False),
             "p1-p99, clipped": ([p1, p99], [0, 1], True),
-            "tails squeezed into 5%": ([lo, p01, p999, hi], [0, 0.05, 0.95, 1], False)}
+            "tails squeezed into 2%": ([lo, p01, p999, hi], [0, 0.02, 0.98, 1], False),
+            "tails squeezed into 5%": ([lo, p01, p999, hi], [0, 0.05, 0.95, 1], False),
+            "tails squeezed into 10%": ([lo, p01, p999, hi], [0, 0.1, 0.9, 1], False),
+            "compander, 4 knots": (*compander(band, [0, 1e-3, 1 - 1e-3, 1]), False),
+            "compander, 8 knots": (*compander(band, [0, 1e-4, 1e-3, 1e-2, 0.99, 0.999, 0.9999, 1]), False)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bands", nargs="+", type=Path, help="single-band rasters")
     p.add_argument("--model", default="elic-small-mix-8")
-    p.add_argument("--crop", type=int, default=512)
+    p.add_argument("--crop", type=int, default=512, help="centre crop size; 0: the whole band")
+    p.add_argument("--only", nargs="*", help="mappings to run (default: all)")
     a = p.parse_args()
     net = load_codec(a.model).model.eval()
     net.update(force=True)
@@ -62,9 +85,11 @@ def main() -> None:
         peak = band.max() - band.min()
         h, w = band.shape
         c = a.crop
-        crop = band[(h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c]
+        crop = band[(h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c] if c else band
         reference = None
         for name, (data, unit, clip) in mappings(band).items():
+            if a.only and name not in a.only:
+                continue
             lo_hi = (data[0], data[-1])
             slope = (unit[1] - unit[0]) / (data[1] - data[0])
             mapped = np.interp(crop, data, unit) if not clip and len(data) > 2 else (crop - data[0]) * slope
@@ -75,7 +100,7 @@ def main() -> None:
                 nbytes, decoded = code(net, mapped, q)
                 back = np.interp(decoded, unit, data) if len(data) > 2 else data[0] + decoded / slope
                 back = np.clip(np.rint(back), band.min(), band.max())
-                points.append((8 * nbytes / c**2, 10 * math.log10(peak**2 / np.mean((back - crop) ** 2))))
+                points.append((8 * nbytes / crop.size, 10 * math.log10(peak**2 / np.mean((back - crop) ** 2))))
             rates, psnrs = [r for r, _ in points], [s for _, s in points]
             reference = reference or (rates, psnrs)
             delta = bd_rate(*reference, rates, psnrs)

@@ -42,6 +42,11 @@ from ldmrsic_core import defaults
 @click.option("--value-range", nargs=2, type=float, default=None, metavar="LO HI",
               help="Map values LO..HI to the codec range for every band (others are clipped) "
                    "[default: 0–255 for 8-bit data, else each band's valid min–max].")
+@click.option("--value-curve", type=click.Choice(defaults.VALUE_CURVES), default=defaults.VALUE_CURVE,
+              show_default=True,
+              help="How a band wider than 8 bits maps to the codec range without --value-range: 'fitted' through a "
+                   "curve fitted to its values (common values get more of the range, rare extremes less; none is "
+                   "clipped), 'linear' from its valid min to max.")
 @click.option("--refine", type=click.IntRange(0, defaults.MAX_REFINE), default=defaults.REFINE, show_default=True,
               metavar="STEPS",
               help="Encoder effort: optimise each tile's latent for STEPS steps before coding, for a smaller file "
@@ -57,7 +62,8 @@ from ldmrsic_core import defaults
 @parallel_options
 @overwrite_option
 @click.pass_context
-def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, overlap, bands, value_range, refine,
+def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, overlap, bands, value_range, value_curve,
+             refine,
              model, enhancer, no_enhancer, allow_empty, device, precision, jobs, workers, scheduler, tile_batch,
              overwrite):
     """Compress rasters (GeoTIFF or any GDAL raster) into .ldmr files.
@@ -80,7 +86,7 @@ def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, o
     def work(scene, update) -> str:
         result = compress_raster(
             scene.source, scene.target, quality=quality, tile=tile, overlap=overlap, bands=bands, model=model,
-            device=device, value_range=tuple(value_range) if value_range else None,
+            device=device, value_range=tuple(value_range) if value_range else None, value_curve=value_curve,
             enhance=not no_enhancer, enhancer=enhancer, allow_empty=allow_empty, overwrite=overwrite,
             progress=update, jobs=jobs, workers=workers, precision=precision, scheduler=scheduler, target=target,
             tile_batch=tile_batch, refine=refine,

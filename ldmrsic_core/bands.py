@@ -1,10 +1,11 @@
-"""Band selection, grouping into codec triplets, and the per-band linear value mapping.
+"""Band selection, grouping into codec triplets, and the per-band value mapping.
 
 The codec sees 3-channel images in [0, 1]. A raster's bands are coded in groups of three
 in the order selected; a group with fewer than three bands repeats its last band and the
-decoder averages the channels that carry the same band. Each band has a linear mapping
-``unit = (value − lo) / (hi − lo)`` stored in the header; values outside ``[lo, hi]`` are
-clipped (and counted).
+decoder averages the channels that carry the same band. Each band has a mapping stored in the
+header: linear, ``unit = (value − lo) / (hi − lo)``, or (format 6) a piecewise-linear curve from
+``lo`` to ``hi`` through interior knots (``ldmrsic_core/value_curves.py`` fits them); values
+outside ``[lo, hi]`` are clipped (and counted).
 """
 
 from __future__ import annotations
@@ -20,18 +21,35 @@ SUPPORTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "floa
 
 @dataclass(frozen=True)
 class ValueMapping:
-    """Linear map between a band's values and the codec's [0, 1]."""
+    """Map between a band's values and the codec's [0, 1]: linear from ``lo`` to ``hi``, or through
+    ``knots``, interior (value, unit) points increasing in both."""
 
     lo: float
     hi: float
+    knots: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.knots:
+            values, units = self._curve()
+            if not (np.all(np.diff(values) > 0) and np.all(np.diff(units) > 0)):
+                raise ValueError(f"the knots of a value curve must increase strictly from ({self.lo}, 0) to "
+                                 f"({self.hi}, 1): {self.knots}")
 
     @property
     def peak(self) -> float:
         return self.hi - self.lo
 
+    def _curve(self) -> tuple[np.ndarray, np.ndarray]:
+        values = np.array([self.lo, *(v for v, _ in self.knots), self.hi], np.float64)
+        units = np.array([0.0, *(u for _, u in self.knots), 1.0], np.float64)
+        return values, units
+
     def to_unit(self, values: np.ndarray) -> np.ndarray:
         """Values → float32 in [0, 1] (outside ``[lo, hi]`` clipped; non-finite → 0)."""
-        unit = (values.astype(np.float64) - self.lo) / self.peak
+        if self.knots:
+            unit = np.interp(values.astype(np.float64), *self._curve())
+        else:
+            unit = (values.astype(np.float64) - self.lo) / self.peak
         return np.nan_to_num(np.clip(unit, 0, 1), nan=0.0).astype(np.float32)
 
     def count_outside(self, values: np.ndarray) -> int:
@@ -39,7 +57,11 @@ class ValueMapping:
         return int(np.count_nonzero((values < self.lo) | (values > self.hi)))
 
     def from_unit(self, unit: np.ndarray, dtype: str) -> np.ndarray:
-        values = self.lo + unit.astype(np.float64) * self.peak
+        if self.knots:
+            knot_values, knot_units = self._curve()
+            values = np.interp(unit.astype(np.float64), knot_units, knot_values)
+        else:
+            values = self.lo + unit.astype(np.float64) * self.peak
         if np.issubdtype(np.dtype(dtype), np.integer):
             info = np.iinfo(dtype)
             values = np.clip(np.rint(values), info.min, info.max)

@@ -29,6 +29,9 @@ PRECISIONS = ("auto", "fp32", "bf16")
 PRECISION = "auto"
 #: compress/decompress: tiles per model call on a GPU (on the CPU: 1).
 TILE_BATCH_GPU = 8
+#: compress: how bands wider than 8 bits map to the codec's [0, 1] (ldmrsic_core/value_curves.py).
+VALUE_CURVES = ("fitted", "linear")
+VALUE_CURVE = "fitted"
 #: compress: encoder-side latent refinement steps per tile (0: off) and the most a caller may ask for.
 REFINE = 0
 MAX_REFINE = 200

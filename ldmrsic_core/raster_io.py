@@ -21,6 +21,7 @@ from ldmrsic_core.bands import ValueMapping, check_dtype, default_mapping
 from ldmrsic_core.errors import InputError, OutputError
 from ldmrsic_core.format.header import MaskKind, RasterInfo
 from ldmrsic_core.tiling import Box
+from ldmrsic_core.value_curves import BandHistogram, fit_knots
 
 #: GDAL's block cache for our reads and writes. GDAL's default is 5% of the RAM, and reading a
 #: scene (or reading back a written one) fills it: the process would grow with the scene up to
@@ -217,10 +218,12 @@ def restore_metadata(dst: rasterio.io.DatasetWriter, info: RasterInfo) -> None:
 
 
 def scan_mappings(src: rasterio.DatasetReader, info: RasterInfo, boxes: list[Box],
-                  value_range: tuple[float, float] | None = None, scale: int = 1) -> list[ValueMapping]:
+                  value_range: tuple[float, float] | None = None, scale: int = 1,
+                  curves: bool = False) -> list[ValueMapping]:
     """Per-band value mappings: ``value_range`` if given, 0–255 for 8-bit data, else each band's
     valid min–max found by reading ``boxes`` (which should cover the raster, on the grid
-    ``scale`` times coarser, see :func:`read_pixels`) one at a time."""
+    ``scale`` times coarser, see :func:`read_pixels`) one at a time; with ``curves``, through the
+    knots of each band's fitted curve (``ldmrsic_core/value_curves.py``; a second pass over the boxes)."""
     if value_range is not None:
         lo, hi = map(float, value_range)
         if not lo < hi:
@@ -236,7 +239,16 @@ def scan_mappings(src: rasterio.DatasetReader, info: RasterInfo, boxes: list[Box
             v = values[b][valid[b]]
             if v.size:
                 lo[b], hi[b] = min(lo[b], float(v.min())), max(hi[b], float(v.max()))
-    return [default_mapping(info.dtype, lo[b], hi[b]) for b in range(info.count)]
+    linear = [default_mapping(info.dtype, lo[b], hi[b]) for b in range(info.count)]
+    if not curves:
+        return linear
+    integer = np.issubdtype(np.dtype(info.dtype), np.integer) and scale == 1
+    histograms = [BandHistogram(m.lo, m.hi, integer) for m in linear]
+    for box in boxes:
+        values, valid = read_pixels(src, list(info.source_bands), box, scale)
+        for b, histogram in enumerate(histograms):
+            histogram.add(values[b][valid[b]])
+    return [ValueMapping(m.lo, m.hi, fit_knots(h)) for m, h in zip(linear, histograms)]
 
 
 def valid_counts(src: rasterio.DatasetReader, bands: list[int], boxes: list[Box]) -> list[int]:

@@ -1,4 +1,4 @@
-"""The compact binary header of formats 3 and 4 (``docs/FORMAT.md``): a fixed core, then only the
+"""The compact binary header of formats 3 to 6 (``docs/FORMAT.md``): a fixed core, then only the
 fields that differ from what the decoder can derive.
 
 Integers are unsigned LEB128 varints unless a width is given; floats are IEEE-754 float64,
@@ -18,7 +18,9 @@ little-endian. Layout::
 Format 4 names a bundled model (and enhancer) by the first 8 bytes of its SHA-256: every
 installation's table holds the whole hash, which the decoder looks up and checks the weights
 against as before; 48 bytes less for a file with its enhancer, a tenth of a small image's bits
-at the lowest preset.
+at the lowest preset. Format 6 adds PRESENT_CURVES: the interior knots of bands whose values are
+mapped through a fitted curve (``ldmrsic_core/value_curves.py``), per band a varint count and that
+many (f64 value, f64 unit) pairs.
 
 What is not stored and how the decoder derives it: the names of bundled models and every
 model's configuration (from the weights found by hash; other models' names are stored), λ
@@ -59,6 +61,10 @@ KNOWN_FIELDS_3 = (1 << 12) - 1
 PRESENT_CODEC_HASH = 1 << 12  # format 4: the codec's whole SHA-256 (a model not bundled), else its first 8 bytes
 PRESENT_ENHANCER_HASH = 1 << 13  # format 4: likewise for the enhancer
 KNOWN_FIELDS_4 = (1 << 14) - 1
+PRESENT_CURVES = 1 << 14  # format 6: knots of the bands' fitted value curves
+KNOWN_FIELDS_6 = (1 << 15) - 1
+#: The first major with value curves.
+CURVES_MAJOR = 6
 
 MASK_CODES = (MaskKind.NONE, MaskKind.NODATA, MaskKind.NAN, MaskKind.DATASET_MASK)
 ENTROPY_CODES = (ENTROPY_SCHEME,)
@@ -134,6 +140,11 @@ def encode_header(header: Header, named_elsewhere: frozenset[str] = frozenset(),
             varint(len(g)) + b"".join(varint(i) for i in g) for g in header.groups)))
     if r.dtype != "uint8" or any(m != default_mapping("uint8", 0, 255) for m in header.mappings):
         optional.append((PRESENT_MAPPINGS, b"".join(_F64.pack(m.lo) + _F64.pack(m.hi) for m in header.mappings)))
+    if any(m.knots for m in header.mappings):
+        if version[0] < CURVES_MAJOR:
+            raise ValueError(f"format {version[0]} has no value curves (format {CURVES_MAJOR} has)")
+        optional.append((PRESENT_CURVES, b"".join(
+            varint(len(m.knots)) + b"".join(_F64.pack(v) + _F64.pack(u) for v, u in m.knots) for m in header.mappings)))
     if any(header.clipped):
         optional.append((PRESENT_CLIPPED, b"".join(varint(c) for c in header.clipped)))
     if tuple(r.colorinterp) != default_colorinterp(n):
@@ -192,14 +203,15 @@ def read_header(data: bytes, names: dict[str, tuple[str, str]] | None = None,
     (in ``names``); one no installed model has stays the 16 hex digits stored."""
     reader = Reader(data, ValueError)
     try:
-        return _decode(reader, names or {}, len(data), _compact(version)), reader.pos
+        return _decode(reader, names or {}, len(data), version), reader.pos
     except Exception as exc:  # any malformed field
         raise DamagedFileError(f"the header is malformed ({type(exc).__name__}: {exc})") from None
 
 
-def _decode(reader: Reader, names: dict[str, tuple[str, str]], size: int, compact: bool) -> Header:
+def _decode(reader: Reader, names: dict[str, tuple[str, str]], size: int, version: tuple[int, int]) -> Header:
+    compact = _compact(version)
     present = reader.varint()
-    known = KNOWN_FIELDS_4 if compact else KNOWN_FIELDS_3
+    known = KNOWN_FIELDS_6 if version[0] >= CURVES_MAJOR else KNOWN_FIELDS_4 if compact else KNOWN_FIELDS_3
     if present & ~known:
         raise ValueError(f"unknown header fields {present & ~known:#x}")
     width, height, n, tile, overlap = (reader.varint() for _ in range(5))
@@ -249,6 +261,8 @@ def _decode(reader: Reader, names: dict[str, tuple[str, str]], size: int, compac
         stored_names[codec_sha] = reader.take(reader.varint()).decode()
     if present & PRESENT_ENHANCER_NAME and enhancer_sha is not None:
         stored_names[enhancer_sha] = reader.take(reader.varint()).decode()
+    if present & PRESENT_CURVES:
+        mappings = tuple(ValueMapping(m.lo, m.hi, _read_knots(reader, size)) for m in mappings)
     raster = RasterInfo(
         width=width, height=height, dtype=dtype, crs_wkt=crs, transform=transform or IDENTITY, nodata=nodata,
         source_bands=source_bands, descriptions=tuple(metadata.get("descriptions", (None,) * n)),
@@ -272,6 +286,13 @@ def _decode(reader: Reader, names: dict[str, tuple[str, str]], size: int, compac
     if not (math.isfinite(quality) and len(header.plan) > 0):  # also validates the grid
         raise ValueError("no tiles")
     return header
+
+
+def _read_knots(reader: Reader, size: int) -> tuple[tuple[float, float], ...]:
+    count = reader.varint()
+    if count > size // 16:  # each knot takes 16 bytes: bounds the allocation
+        raise ValueError(f"{count} knots")
+    return tuple((_F64.unpack(reader.take(8))[0], _F64.unpack(reader.take(8))[0]) for _ in range(count))
 
 
 def _read_model_id(reader: Reader, names: dict[str, tuple[str, str]], short: bool) -> str:

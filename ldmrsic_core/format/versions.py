@@ -15,6 +15,9 @@ which entropy-parameter arithmetic each version implies.
   synthesised from their neighbours' latents (``ldmrsic_core/pipeline/joined.py``: 4–5% fewer bytes
   for a whole image in 512-pixel tiles than 4.x's 16 pixels of overlap, no seams). A 5.x file with
   overlap decodes as 4.x does.
+- 6.x: as 5.x, and a band wider than 8 bits may be mapped to the codec's [0, 1] through a fitted
+  piecewise-linear curve instead of linearly (``ldmrsic_core/value_curves.py``: its knots are in the
+  header), which a 5.x reader would decode to wrong values.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from typing import Any
 from ldmrsic_core.errors import UnsupportedVersionError
 
 #: What this writer writes.
-VERSION = (5, 0)
+VERSION = (6, 0)
 #: Majors this reader decodes.
-READABLE_MAJORS = (1, 2, 3, 4, 5)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6)
 #: Majors whose header is zlib-compressed JSON behind a 64-byte preamble.
 JSON_MAJORS = (1, 2)
 

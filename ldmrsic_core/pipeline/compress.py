@@ -89,6 +89,7 @@ def compress_raster(
     model: str | Path | None = None,
     device: str = "auto",
     value_range: tuple[float, float] | None = None,
+    value_curve: str = defaults.VALUE_CURVE,
     enhance: bool = True,
     enhancer: str | Path | None = None,
     allow_empty: bool = False,
@@ -122,6 +123,9 @@ def compress_raster(
     result says what was chosen. ``refine`` spends that many optimisation steps per tile on the encoder
     side for a smaller file at the same quality (:mod:`ldmrsic_core.models.refine`; 0: off); a target's
     search estimates without it, so such a file comes out a little smaller or better than the estimate.
+    Bands wider than 8 bits are mapped to the codec's range through a curve fitted to their values
+    (``value_curve="fitted"``, :mod:`ldmrsic_core.value_curves`) or linearly from their valid min–max
+    (``"linear"``); ``value_range`` maps every band linearly from that range instead.
     """
     if target is not None and not isinstance(target, Target):
         target = Target(*target)
@@ -131,6 +135,8 @@ def compress_raster(
     quality = stored_quality(check_quality(quality)) if target is None else defaults.QUALITY
     validate(tile, overlap)
     check_refine_steps(refine)
+    if value_curve not in defaults.VALUE_CURVES:
+        raise InputError(f"value curve {value_curve!r}: use one of {', '.join(defaults.VALUE_CURVES)}")
     torch_device = resolve_device(device)
     batch = resolve_tile_batch(tile_batch, torch_device)
     if model is None and enhance and enhancer is not None:  # a named enhancer brings its own default codec
@@ -152,7 +158,8 @@ def compress_raster(
         selected = parse_band_list(",".join(map(str, bands)) if isinstance(bands, list) else bands, src.count)
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
-        mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range)
+        mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range,
+                                 curves=value_curve == "fitted")
         groups = tuple(tuple(g) for g in group_bands(info.count))
         choice = None
         if target is not None:
