@@ -62,8 +62,8 @@ class Command:
 COMMANDS = {
     "compress": Command("ldmrsic_core.compress_raster", "input", {
         "output": "-o", "quality": "--quality", "target": "--{}", "tile": "--tile", "overlap": "--overlap",
-        "bands": "--bands", "refine": "--refine", "model": "--model", "device": "--device",
-        "overwrite": "--overwrite"}),
+        "bands": "--bands", "refine": "--refine", "value_curve": "--value-curve", "model": "--model",
+        "device": "--device", "overwrite": "--overwrite"}),
     "decompress": Command("ldmrsic_core.decompress_raster", "input", {
         "output": "-o", "bbox": "--bbox", "model": "--model", "device": "--device", "cog": "--cog",
         "enhance": "--no-enhance", "overwrite": "--overwrite"}),

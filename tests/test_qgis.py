@@ -121,6 +121,18 @@ def test_encoder_effort_in_process_and_external(processing, tiny_weights, tmp_pa
     assert files[0] == files[1] and files[0] != plain.read_bytes()
 
 
+def test_value_curve_in_process_and_external(processing, tiny_weights, tmp_path, monkeypatch):
+    from ldmrsic_core import read_header
+
+    params = {"INPUT": str(DATA / "l8_uint16_1band.tif"), "QUALITY": 3.0, "VALUE_CURVE": 1, "TILE": 128,
+              "MODEL": str(tiny_weights), "DEVICE": 1}
+    files = _in_process_and_external(processing, params, tmp_path, monkeypatch)
+    assert files[0] == files[1] and read_header(tmp_path / "xFalse.ldmr").mappings[0].knots == ()  # linear
+    fitted = tmp_path / "fitted.ldmr"
+    processing.run("ldmrsic:compress", {**params, "VALUE_CURVE": 0, "OUTPUT": str(fitted)})
+    assert read_header(fitted).mappings[0].knots  # the default: a fitted curve
+
+
 def test_extent_decodes_only_that_region(processing, tiny_weights, tmp_path):
     from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
 

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 import rasterio
+from test_format3 import full_header
 
 from conftest import write_raster
 from ldmrsic_core import compress_raster, decompress_raster, file_info, read_header
@@ -15,7 +16,6 @@ from ldmrsic_core.bands import ValueMapping
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.format.binary_header import decode_header, encode_header
 from ldmrsic_core.value_curves import BandHistogram, fit_knots
-from test_format3 import full_header
 
 
 def long_tailed(shape=(256, 256), seed=0) -> np.ndarray:

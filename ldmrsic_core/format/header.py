@@ -100,6 +100,8 @@ class Header:
                 "groups": [list(g) for g in self.groups],
                 "mapping": [[m.lo, m.hi] for m in self.mappings],
                 "clipped": list(self.clipped),
+                **({"curves": [[list(k) for k in m.knots] for m in self.mappings]}
+                   if any(m.knots for m in self.mappings) else {}),
             },
             "software": self.software,
             "extra": self.extra,
@@ -123,7 +125,9 @@ class Header:
                 tile_size=int(data["tiling"]["size"]),
                 overlap=int(data["tiling"]["overlap"]),
                 groups=tuple(tuple(int(i) for i in g) for g in bands["groups"]),
-                mappings=tuple(ValueMapping(float(lo), float(hi)) for lo, hi in bands["mapping"]),
+                mappings=tuple(ValueMapping(float(lo), float(hi), tuple((float(v), float(u)) for v, u in knots))
+                               for (lo, hi), knots in zip(bands["mapping"],
+                                                          bands.get("curves", [[]] * len(bands["mapping"])))),
                 clipped=tuple(int(c) for c in bands["clipped"]),
                 software=str(data["software"]),
                 extra=dict(data.get("extra", {})),

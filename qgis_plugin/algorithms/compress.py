@@ -19,7 +19,9 @@ from .base import LdmrsicAlgorithm, described
 
 class CompressAlgorithm(LdmrsicAlgorithm):
     INPUT, QUALITY, TILE, OVERLAP, BANDS, OUTPUT = "INPUT", "QUALITY", "TILE", "OVERLAP", "BANDS", "OUTPUT"
-    TARGET, TARGET_VALUE, REFINE = "TARGET", "TARGET_VALUE", "REFINE"
+    TARGET, TARGET_VALUE, REFINE, VALUE_CURVE = "TARGET", "TARGET_VALUE", "REFINE", "VALUE_CURVE"
+    #: The choices of VALUE_CURVE, in the order of defaults.VALUE_CURVES.
+    VALUE_CURVE_LABELS = {"fitted": "Curve fitted to the band's values", "linear": "Linear from the band's min to max"}
     #: The choices of TARGET: the quality above, or a target the quality is searched for.
     TARGETS = (("Quality above", None), ("Bits per valid pixel", "bpp"), ("Compression ratio (N:1)", "ratio"),
                ("PSNR after decoding (dB)", "psnr"))
@@ -76,6 +78,14 @@ class CompressAlgorithm(LdmrsicAlgorithm):
             refine, "Optimises each tile's coded representation for this many steps before writing it: a smaller "
                     "file at the same quality (5 steps: about 2% on aerial RGB) for about 10 times the encoding time. "
                     "0 is off. Decoding is unchanged."))
+        curve = QgsProcessingParameterEnum(self.VALUE_CURVE, "Value mapping of bands wider than 8 bits",
+                                           [self.VALUE_CURVE_LABELS[c] for c in defaults.VALUE_CURVES],
+                                           defaultValue=defaults.VALUE_CURVES.index(defaults.VALUE_CURVE))
+        curve.setFlags(curve.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(described(
+            curve, "How 16-bit, 32-bit and float bands are spread over the codec's range: a curve fitted to each band "
+                   "gives its common values more of the range and rare extremes (clouds, glints) less, for a smaller "
+                   "file at equal error; nothing is clipped either way. 8-bit bands always keep 0-255."))
         self.add_model("A model from 'ldmrsic-geo models' or a weights file. Empty uses the bundled default.")
         self.add_device()
         self.addParameter(described(
@@ -98,6 +108,9 @@ class CompressAlgorithm(LdmrsicAlgorithm):
             target = (kind, self.parameterAsDouble(parameters, self.TARGET_VALUE, context))
         backend.run("compress", dict(input=source, output=output, quality=None if target else quality,
                                      target=target, tile=tile, overlap=overlap, bands=bands,
-                                     refine=self.parameterAsInt(parameters, self.REFINE, context), model=model,
+                                     refine=self.parameterAsInt(parameters, self.REFINE, context),
+                                     value_curve=defaults.VALUE_CURVES[
+                                         self.parameterAsEnum(parameters, self.VALUE_CURVE, context)],
+                                     model=model,
                                      device=device, overwrite=True), feedback)
         return {self.OUTPUT: output}

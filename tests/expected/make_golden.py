@@ -2,9 +2,9 @@
 
 Each released format version writes the same two inputs with the bundled models, **with the
 code of that release**: format 1.1 from commit 4edd9c1, format 2.0 from commit 57969df, format
-3.0 from commit ab05636, format 4.0 from commit e05f9a9 (each run from a ``git worktree`` of that
-commit), the current format from this checkout. Files of format 5 and later are written with joined
-tiles (no overlap), earlier ones with 16 pixels of overlap; a 4.0 file without overlap
+3.0 from commit ab05636, format 4.0 from commit e05f9a9, format 5.0 from commit 9e7474d (each run
+from a ``git worktree`` of that commit), the current format from this checkout. Files of format 5
+and later are written with joined tiles (no overlap), earlier ones with 16 pixels of overlap; a 4.0 file without overlap
 (``FORMAT_CASES``) checks that such files keep decoding tile by tile, as 4.x did. Each later
 default codec (``PAST_DEFAULTS``) also has a file written by the release that shipped it as the
 default, so that a new default never stops its files decoding. The old files
@@ -40,7 +40,7 @@ INPUTS = {  # name: (fixture, compress options)
     "int16-8band": ("sr_int16_8band.tif", {"quality": 4.0, "tile": 64, "overlap": 16, "enhance": False, **MODEL}),
 }
 RELEASES = {"1.1": "4edd9c1", "2.0": "57969df", "3.0": "ab05636",  # format version: the commit whose code writes it
-            "4.0": "e05f9a9"}
+            "4.0": "e05f9a9", "5.0": "9e7474d"}
 
 
 def for_version(options: dict, version: str) -> dict:
