@@ -1,8 +1,8 @@
-"""How a single band's mapping to the codec's [0, 1] changes its coding: the band's valid min–max (what
-compress does), percentile ranges with the outliers clipped (what ``--value-range`` does) or left outside
-[0, 1], and a piecewise-linear map that squeezes the tails into the ends. Real streams of the codec on the
-centre crop, the band repeated into three channels as compress codes it; PSNR over the band's full range;
-BD-rate against min–max.
+"""How a single band's mapping to the codec's [0, 1] changes its coding: the band's valid min–max (compress
+--value-curve linear), percentile ranges with the outliers clipped (what ``--value-range`` does) or left
+outside [0, 1], piecewise-linear maps that squeeze the tails into the ends, and compress's fitted curve
+(format 6's default). Real streams of the codec on the centre crop (``--crop 0``: the whole band), the band
+repeated into three channels as compress codes it; PSNR over the band's full range; BD-rate against min–max.
 
     python benchmarks/value_range.py SCENES/sentinel2_bands/s2_B05.tif SCENES/landsat8_bands/l8_B2.tif \
         --model elic-small-mix-8
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ldmrsic_core.evaluation.bjontegaard import bd_rate
 from ldmrsic_core.tiling import padded
+from ldmrsic_core.value_curves import BandHistogram, fit_knots
 from ldmrsic_core.zoo.registry import load_codec
 
 QUALITIES = (1.5, 2.0, 3.0, 4.0)
@@ -38,17 +39,12 @@ def code(net: torch.nn.Module, unit: np.ndarray, quality: float) -> tuple[int, n
     return sum(len(s[0]) for s in enc["strings"]), out[0, :, :h, :w].mean(0).numpy()
 
 
-def compander(band: np.ndarray, quantiles: list[float]) -> tuple[list[float], list[float]]:
-    """Piecewise-linear knots at the band's ``quantiles`` whose slopes follow density^(1/3) (the
-    scalar quantiser's MSE-optimal point density): each piece gets mass^(1/3)·length^(2/3) of [0, 1]."""
-    xs = np.quantile(band, quantiles)
-    data, shares = [float(xs[0])], []
-    for (q0, q1), (x0, x1) in zip(zip(quantiles, quantiles[1:]), zip(xs, xs[1:])):
-        if x1 > data[-1]:
-            data.append(float(x1))
-            shares.append((q1 - q0) ** (1 / 3) * (x1 - x0) ** (2 / 3))
-    unit = np.concatenate([[0.0], np.cumsum(shares) / np.sum(shares)])
-    return data, [float(u) for u in unit]
+def fitted(band: np.ndarray) -> tuple[list[float], list[float]]:
+    """The knots of compress's fitted value curve for the band (``ldmrsic_core/value_curves.py``)."""
+    histogram = BandHistogram(float(band.min()), float(band.max()), integer=bool(np.all(band == np.round(band))))
+    histogram.add(band)
+    knots = fit_knots(histogram)
+    return [histogram.lo, *(v for v, _ in knots), histogram.hi], [0.0, *(u for _, u in knots), 1.0]
 
 
 def mappings(band: np.ndarray) -> dict[str, tuple[list[float], list[float], bool]]:
@@ -63,8 +59,7 @@ def mappings(band: np.ndarray) -> dict[str, tuple[list[float], list[float], bool
             "tails squeezed into 2%": ([lo, p01, p999, hi], [0, 0.02, 0.98, 1], False),
             "tails squeezed into 5%": ([lo, p01, p999, hi], [0, 0.05, 0.95, 1], False),
             "tails squeezed into 10%": ([lo, p01, p999, hi], [0, 0.1, 0.9, 1], False),
-            "compander, 4 knots": (*compander(band, [0, 1e-3, 1 - 1e-3, 1]), False),
-            "compander, 8 knots": (*compander(band, [0, 1e-4, 1e-3, 1e-2, 0.99, 0.999, 0.9999, 1]), False)}
+            "fitted curve (compress's default)": (*fitted(band), False)}
 
 
 def main() -> None:
