@@ -67,6 +67,7 @@ PAST_DEFAULTS = {
     "rgb-elic-small-hi-3": _rgb_by("elic-small-hi-3", 4.5),
     "rgb-elic-small-hi-4": _rgb_by("elic-small-hi-4", 4.5),  # the top default of format 4.0's last release
     "rgb-elic-small-hi-5": _rgb_by("elic-small-hi-5", 4.5, "5.0"),
+    "rgb-elic-small-hi-7": _rgb_by("elic-small-hi-7", 4.5, "5.0"),  # the top default of format 5.0's last release
 }
 
 # Files of a layout an earlier format wrote differently: name: (fixture, format version, options).
