@@ -63,8 +63,7 @@ from ldmrsic_core import defaults
 @overwrite_option
 @click.pass_context
 def compress(ctx, inputs, output, out_dir, quality, bpp, ratio, psnr_db, tile, overlap, bands, value_range, value_curve,
-             refine,
-             model, enhancer, no_enhancer, allow_empty, device, precision, jobs, workers, scheduler, tile_batch,
+             refine, model, enhancer, no_enhancer, allow_empty, device, precision, jobs, workers, scheduler, tile_batch,
              overwrite):
     """Compress rasters (GeoTIFF or any GDAL raster) into .ldmr files.
 

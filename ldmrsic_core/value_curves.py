@@ -36,10 +36,10 @@ class BandHistogram:
 
     def __init__(self, lo: float, hi: float, integer: bool):
         self.lo, self.hi = float(lo), float(hi)
-        span = self.hi - self.lo
-        self.bins = int(min(BINS, span + 1)) if integer else BINS
-        # integer values sit at bin centres: bin i holds lo + i (when one bin per value)
-        self.edges = (np.linspace(self.lo - 0.5, self.hi + 0.5, self.bins + 1) if integer and span + 1 <= BINS
+        per_value = integer and self.hi - self.lo + 1 <= BINS
+        self.bins = int(self.hi - self.lo + 1) if per_value else BINS
+        # one bin per value: integer values sit at bin centres, bin i holds lo + i
+        self.edges = (np.linspace(self.lo - 0.5, self.hi + 0.5, self.bins + 1) if per_value
                       else np.linspace(self.lo, self.hi, self.bins + 1))
         self.counts = np.zeros(self.bins, np.int64)
 
