@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ldmrsic_cli.options import echo_err, overwrite_option, progress_bar
+from ldmrsic_core import defaults
 
 
 @click.command()
@@ -20,16 +21,18 @@ from ldmrsic_cli.options import echo_err, overwrite_option, progress_bar
 @click.option("--scale", type=int, default=1, show_default=True,
               help="Downsample by this whole factor first (block mean), e.g. 2 for JPEG sources, whose own "
                    "artifacts a codec should not learn.")
+@click.option("--value-curve", type=click.Choice(defaults.VALUE_CURVES), default=defaults.VALUE_CURVE,
+              show_default=True, help="How a band wider than 8 bits maps to the tiles' range; as compress maps it.")
 @overwrite_option
 @click.pass_context
-def tile(ctx, inputs, out, size, stride, bands, min_valid, scale, overwrite):
+def tile(ctx, inputs, out, size, stride, bands, min_valid, scale, value_curve, overwrite):
     """Cut rasters and images (files or folders) into lossless training tiles with a manifest."""
     from ldmrsic_core.training.tiles import cut_tiles
 
     update, close = progress_bar(ctx, "tile", unit="file")
     try:
         report = cut_tiles(list(inputs), out, size=size, stride=stride, bands=bands, min_valid=min_valid,
-                           scale=scale, overwrite=overwrite, progress=update)
+                           scale=scale, value_curve=value_curve, overwrite=overwrite, progress=update)
     finally:
         close()
     echo_err(f"wrote {report.written} tiles from {report.sources} files to {out} "

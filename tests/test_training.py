@@ -17,6 +17,9 @@ import torch
 
 from conftest import DATA
 from ldmrsic_cli.main import main
+from ldmrsic_core.bands import ValueMapping, parse_band_list
+from ldmrsic_core.raster_io import describe, open_source, scan_mappings
+from ldmrsic_core.tiling import Box, Span
 from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
 
 CLI = [sys.executable, "-m", "ldmrsic_cli", "--quiet"]
@@ -42,19 +45,41 @@ def test_tile_maps_bands_like_compress_and_skips_nodata(tiles, tmp_path):
     for line in lines:
         by_source.setdefault(os.path.basename(line["source"]), []).append(line)
     assert set(by_source) == {p.name for p in DATA.glob("*.tif")}
-    l8 = by_source["l8_uint16_1band.tif"][0]  # uint16: 16-bit tile, band repeated, min–max mapping
+    l8 = by_source["l8_uint16_1band.tif"][0]  # uint16: 16-bit tile, band repeated, fitted curve as compress
     with rasterio.open(tiles / l8["file"]) as t, rasterio.open(DATA / "l8_uint16_1band.tif") as src:
         assert t.dtypes[0] == "uint16" and t.count == 3
         data = src.read(1)
         assert l8["mapping"] == [[float(data.min()), float(data.max())]]
+        compressed = scene_mappings(DATA / "l8_uint16_1band.tif")[0]
+        assert l8["knots"] == [[list(k) for k in compressed.knots]] and len(compressed.knots) == 2
         window = src.read(1, window=rasterio.windows.Window(*l8["window"]))
-        expected = np.rint((window - data.min()) / (data.max() - data.min()) * 65535)
+        expected = np.rint(compressed.to_unit(window) * 65535)
         np.testing.assert_allclose(t.read(1), expected, atol=1)  # the unit value is float32
         np.testing.assert_array_equal(t.read(3), t.read(1))
     assert all(line["valid_fraction"] >= 0.9 for line in lines)
     collar = by_source["rgb_uint8_nodata.tif"]  # the collar's windows are skipped
     assert 0 < len(collar) < len(range(0, 150 - 64 + 1, 48)) * 5
     assert len(by_source["sr_int16_8band.tif"]) % 3 == 0  # 8 bands → 3 groups per window
+
+
+def scene_mappings(path):
+    """The value mappings ``compress`` fits for a whole raster."""
+    with open_source(path) as src:
+        info = describe(src, parse_band_list(None, src.count))
+        return scan_mappings(src, info, [Box(Span(0, info.height), Span(0, info.width))], curves=True)
+
+
+def test_tile_linear_value_curve_maps_min_to_max(tmp_path):
+    source = DATA / "l8_uint16_1band.tif"
+    out = tmp_path / "t"
+    assert main(["--quiet", "tile", str(source), "--out", str(out), "--size", "64", "--value-curve", "linear"]) == 0
+    line = json.loads((out / "manifest.jsonl").read_text().splitlines()[0])
+    assert line["knots"] == [[]]
+    with rasterio.open(out / line["file"]) as t, rasterio.open(source) as src:
+        data = src.read(1)
+        window = src.read(1, window=rasterio.windows.Window(*line["window"]))
+        expected = np.rint((window - data.min()) / (data.max() - data.min()) * 65535)
+        np.testing.assert_allclose(t.read(1), expected, atol=1)
 
 
 def test_tile_refuses_to_mix_runs_and_empty_inputs(tiles, tmp_path, capsys):
@@ -298,9 +323,12 @@ def test_tile_scale_averages_blocks(tmp_path):
     with rasterio.open(source) as src, rasterio.open(out / first["file"]) as t:
         block = src.read(1, window=rasterio.windows.Window(0, 0, 64, 64)).astype(np.float64)
         lo, hi = first["mapping"][0]
+        mapping = ValueMapping(lo, hi, tuple(map(tuple, first["knots"][0])))
         mean = block.reshape(32, 2, 32, 2).mean(axis=(1, 3))
-        step = 65535 / (hi - lo)  # GDAL rounds the block mean to the source's integers
-        np.testing.assert_allclose(t.read(1), np.rint((mean - lo) / (hi - lo) * 65535), atol=step + 1)
+        assert len(mapping.knots) == 2  # the fitted curve, as compress maps the band
+        points = np.array([(lo, 0.0), *mapping.knots, (hi, 1.0)])
+        step = 65535 * np.max(np.diff(points[:, 1]) / np.diff(points[:, 0]))  # GDAL rounds the mean to integers
+        np.testing.assert_allclose(t.read(1), np.rint(mapping.to_unit(mean) * 65535), atol=step + 1)
         assert t.shape == (32, 32)
     assert main(["--quiet", "tile", str(source), "--out", str(tmp_path / "u"), "--scale", "0"]) == 1
 

@@ -2,9 +2,11 @@
 
 Tiles go through the same band selection, grouping and value mapping as ``compress``, so
 the codec trains on what it will code: 8-bit data as RGB PNG, wider data mapped to [0, 1]
-and stored as 16-bit 3-band DEFLATE TIFF. Tiles with too few valid pixels are skipped; the
+(through each band's fitted value curve by default, as ``compress`` maps it) and stored as
+16-bit 3-band DEFLATE TIFF. Tiles with too few valid pixels are skipped; the
 invalid pixels of kept tiles are filled as ``compress`` fills them. ``manifest.jsonl`` has a
-line per tile: file, source, window, bands, mapping and valid fraction.
+line per tile: file, source, window, bands, mapping ([lo, hi] per band), knots (the interior
+knots of each band's curve, empty for a linear map) and valid fraction.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import rasterio
 import rasterio.shutil
 from rasterio._err import CPLE_BaseError  # what GDAL errors raise; rasterio does not re-export it
 
+from ldmrsic_core import defaults
 from ldmrsic_core.bands import group_bands, parse_band_list, to_channels
 from ldmrsic_core.errors import InputError, OutputError, OutputExistsError
 from ldmrsic_core.inputs import find_rasters
@@ -51,12 +54,14 @@ def tile_positions(length: int, size: int, stride: int) -> list[int]:
 
 
 def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | None = None,
-              bands: str | None = None, min_valid: float = 0.9, scale: int = 1, overwrite: bool = False,
+              bands: str | None = None, min_valid: float = 0.9, scale: int = 1,
+              value_curve: str = defaults.VALUE_CURVE, overwrite: bool = False,
               progress: Callable[[int, int], None] | None = None) -> TileReport:
     """Cut every input into ``size``² tiles (edge tiles down to half size kept) under ``out``.
 
     ``scale`` > 1 downsamples first (each tile pixel the mean of ``scale``² source pixels): JPEG
     sources lose most of their own block artifacts that way, and a codec should not learn those.
+    ``value_curve`` maps bands wider than 8 bits as ``compress`` does ("fitted" or "linear").
     """
     stride = stride or size
     if size < 16 or stride < 1:
@@ -65,6 +70,8 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
         raise InputError(f"--scale {scale} is invalid: use a whole factor of 1 or more")
     if not 0 <= min_valid <= 1:
         raise InputError(f"--min-valid {min_valid} is invalid: use a fraction from 0 to 1")
+    if value_curve not in defaults.VALUE_CURVES:
+        raise InputError(f"value curve {value_curve!r}: use one of {', '.join(defaults.VALUE_CURVES)}")
     files = find_rasters(inputs)
     check_folder_writable(out)
     created = not out.exists()
@@ -74,7 +81,8 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
         raise OutputExistsError(f"{manifest} exists; pass --overwrite to cut tiles into {out} again")
     written: list[Path] = []
     try:
-        lines, skipped = _cut_all(files, out, size, stride, bands, min_valid, scale, written, progress)
+        lines, skipped = _cut_all(files, out, size, stride, bands, min_valid, scale, value_curve == "fitted",
+                                  written, progress)
         if not lines:
             raise InputError(f"no tile of {', '.join(p.name for p in files)} has {min_valid:.0%} valid pixels "
                              "(or any, if --min-valid is 0): nothing was written; lower --min-valid or check nodata")
@@ -94,7 +102,8 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
 
 
 def _cut_all(files: list[Path], out: Path, size: int, stride: int, bands: str | None, min_valid: float,
-             scale: int, written: list[Path], progress: Callable[[int, int], None] | None) -> tuple[list[dict], int]:
+             scale: int, curves: bool, written: list[Path],
+             progress: Callable[[int, int], None] | None) -> tuple[list[dict], int]:
     lines, skipped = [], 0
     for number, path in enumerate(files):
         with open_source(path) as src:
@@ -106,7 +115,9 @@ def _cut_all(files: list[Path], out: Path, size: int, stride: int, bands: str | 
             cols = tile_positions(width, size, stride)
             boxes = [Box(Span(r, min(r + size, height)), Span(c, min(c + size, width))) for r in rows for c in cols]
             boxes = [b for b in boxes if min(b.shape) >= min(size // 2, height, width)]
-            mappings = scan_mappings(src, info, boxes, scale=scale)
+            cover = [Box(Span(r, min(r + size, height)), Span(c, min(c + size, width)))  # each pixel once, as
+                     for r in range(0, height, size) for c in range(0, width, size)]  # compress reads them
+            mappings = scan_mappings(src, info, cover, scale=scale, curves=curves)
             for box in boxes:
                 values, valid = read_pixels(src, list(info.source_bands), box, scale)
                 fraction = float(valid.all(axis=0).mean())
@@ -123,6 +134,7 @@ def _cut_all(files: list[Path], out: Path, size: int, stride: int, bands: str | 
                         box.rows.length * scale],
                         "bands": [info.source_bands[i] for i in group],
                         "mapping": [[mappings[i].lo, mappings[i].hi] for i in group],
+                        "knots": [[list(k) for k in mappings[i].knots] for i in group],
                         "valid_fraction": round(fraction, 4)})
         if progress:
             progress(number + 1, len(files))
