@@ -6,7 +6,7 @@ Each compress and decompress runs in a child process so its peak RSS is its own.
 --tile/--overlap values give every combination (the tiling choice). PSNR is at each band's
 own peak over valid pixels; "border" is the 8-pixel band along tile boundaries, "interior"
 the rest (ldmrsic_core.evaluation.metrics). tile_B: bytes per tile that are neither codec streams nor
-mask (index entry + framing); mask_B: all nodata-mask bytes; fixed_B: preamble + header.
+mask (index entry + framing); mask_B: all nodata-mask bytes; fixed_B: start, header and trailer.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ def run_child(*args: object) -> dict:
 
 def overhead(path: Path) -> dict:
     """Bytes that are not entropy-coded streams: fixed (preamble, header, CRCs) and per tile (index, framing)."""
-    from ldmrsic_core.format.container import PREAMBLE_SIZE, ContainerReader
+    from ldmrsic_core.format.container import ContainerReader
     from ldmrsic_core.format.header import exact_entropy
     from ldmrsic_core.format.payload import TilePayload
+    from ldmrsic_core.format.varint import varint
 
     with ContainerReader(path) as r:
         header = r.typed_header
@@ -62,9 +63,9 @@ def overhead(path: Path) -> dict:
             masks += mask
             framing += entry.length - coded - mask
         n = len(r.entries)
-        header_bytes = r.size - sum(e.length for e in r.entries) - PREAMBLE_SIZE - n * 20 - 4
-        return {"tiles": n, "per_tile_bytes": round((framing + 20 * n) / n, 1), "mask_bytes": masks,
-                "fixed_bytes": PREAMBLE_SIZE + header_bytes + 4, "stream_bytes": streams}
+        index = sum(len(varint(e.length)) + 4 for e in r.entries)  # format 3+: varint length, CRC32 per tile
+        return {"tiles": n, "per_tile_bytes": round((framing + index) / n, 1), "mask_bytes": masks,
+                "fixed_bytes": r.container_bytes - index, "stream_bytes": streams}
 
 
 def main() -> None:
