@@ -13,6 +13,7 @@ from conftest import DATA
 from ldmrsic_cli.main import main
 from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate
 from ldmrsic_core.evaluation.codecs import CLASSIC
+from ldmrsic_core.evaluation.runner import read_image, run_classic
 
 RATES = [0.1, 0.2, 0.4, 0.8, 1.6]
 PSNR = [26.0, 28.5, 31.0, 33.2, 35.1]
@@ -52,6 +53,35 @@ def test_each_classic_codec_round_trips_and_reports_bytes(name):
         psnr.append(10 * np.log10(255**2 / np.mean((decoded.astype(float) - image) ** 2)))
     assert 0 < sizes[0] < sizes[1] and psnr[0] < psnr[1]  # a better setting costs bytes and gains quality
     assert psnr[1] > 28
+
+
+@pytest.mark.parametrize("name", [n for n, c in CLASSIC.items() if c.bits > 8])
+def test_a_deep_codec_round_trips_samples_of_its_depth(name):
+    codec = CLASSIC[name]
+    with rasterio.open(DATA / "naip_uint8_4band.tif") as src:  # 8-bit texture spread over the codec's depth
+        image = (src.read([1, 2, 3]).transpose(1, 2, 0).astype(np.uint32) << (codec.bits - 8)).astype(np.uint16)
+    decoded = codec.decode(codec.encode(np.ascontiguousarray(image), codec.settings[-1]))
+    assert decoded.shape == image.shape and decoded.dtype == np.uint16
+    peak = (1 << codec.bits) - 1
+    assert decoded.max() <= peak and 10 * np.log10(peak**2 / np.mean((decoded.astype(float) - image) ** 2)) > 28
+
+
+def test_an_image_wider_than_8_bits_reaches_each_codec_at_its_depth(tmp_path):
+    """A faint 16-bit ramp (a 300th of the range): 8-bit samples cannot hold it, JPEG2000's 16-bit can."""
+    y, x = np.mgrid[0:96, 0:96]
+    band = (30000 + 200 * np.sin(x / 9.0) * np.cos(y / 13.0)).astype(np.uint16)
+    band[0, 0], band[-1, -1] = 0, 65535  # the min–max mapping spans the whole range
+    path = tmp_path / "faint.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=96, height=96, count=1, dtype="uint16") as dst:
+        dst.write(band[None])
+    image = read_image(path)
+    assert image.bits == 16
+    error = {}
+    for name in ("jpeg2000", "webp"):
+        _, decoded, _, _ = run_classic(name, image, CLASSIC[name].settings[-1])
+        error[name] = float(np.abs(decoded - image.unit)[:, 2:-2, 2:-2].max())
+    assert error["webp"] >= 0.3 / 255  # rounded to 8 bits: the ramp's detail is lost
+    assert error["jpeg2000"] < 0.3 / 255
 
 
 def test_eval_on_two_images_writes_csv_plots_and_report(tmp_path, tiny_weights, capsys):

@@ -1,4 +1,8 @@
-"""Classical codec adapters for the evaluation: 8-bit images (H×W×3) in, (bytes, decoded) out.
+"""Classical codec adapters for the evaluation: images (H×W×3) in, (bytes, decoded) out.
+
+Each codec takes images of up to ``bits`` bits per sample: uint8, or uint16 holding values of
+``bits`` bits (JPEG2000 and JPEG XL 16, AVIF 12; the JPEG and WebP GDAL writes are 8-bit only).
+The runner hands a codec an image wider than 8 bits at the codec's own depth, as a user would.
 
 What is counted: the codestream or file the codec produces in memory — J2K codestream for
 JPEG2000 (GDAL JP2OpenJPEG), the JPEG and WebP files GDAL writes, the AVIF and JPEG XL files
@@ -16,8 +20,9 @@ import numpy as np
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.evaluation.classic import gdal_decode, gdal_encode, jpeg2000_options
 
-Encoder = Callable[[np.ndarray, float], bytes]   # H×W×3 uint8, setting → bytes
-Decoder = Callable[[bytes], np.ndarray]          # bytes → H×W×3 uint8
+Encoder = Callable[[np.ndarray, float], bytes]   # H×W×3 uint8 or uint16, setting → bytes
+Decoder = Callable[[bytes], np.ndarray]          # bytes → H×W×3 of the same dtype
+AVIF_BITS = 12
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class ClassicCodec:
     settings: tuple[float, ...]
     encode: Encoder
     decode: Decoder
+    bits: int = 8  # the deepest samples it codes
 
 
 def _chw(image: np.ndarray) -> np.ndarray:
@@ -54,7 +60,8 @@ def _imagecodecs():
 
 
 def _avif(image: np.ndarray, quality: float) -> bytes:
-    return bytes(_imagecodecs().avif_encode(image, level=int(quality), speed=6))
+    depth = {"bitspersample": AVIF_BITS} if image.dtype == np.uint16 else {}  # uint16 holds 12-bit values
+    return bytes(_imagecodecs().avif_encode(image, level=int(quality), speed=6, **depth))
 
 
 def _jpegxl(image: np.ndarray, quality: float) -> bytes:
@@ -64,12 +71,13 @@ def _jpegxl(image: np.ndarray, quality: float) -> bytes:
 CLASSIC: dict[str, ClassicCodec] = {
     c.name: c
     for c in (
-        ClassicCodec("jpeg2000", "bpp", (0.03, 0.06, 0.12, 0.25, 0.5, 1.0, 1.5), _jpeg2000, _gdal_decoder),
+        ClassicCodec("jpeg2000", "bpp", (0.03, 0.06, 0.12, 0.25, 0.5, 1.0, 1.5), _jpeg2000, _gdal_decoder, 16),
         ClassicCodec("webp", "quality", (0, 5, 15, 30, 50, 70, 90), _gdal_encoder("WEBP", ".webp"), _gdal_decoder),
         ClassicCodec("jpeg", "quality", (2, 5, 10, 20, 40, 60, 85), _gdal_encoder("JPEG", ".jpg"), _gdal_decoder),
-        ClassicCodec("avif", "quality", (0, 5, 15, 30, 45, 60, 75), _avif, lambda d: _imagecodecs().avif_decode(d)),
+        ClassicCodec("avif", "quality", (0, 5, 15, 30, 45, 60, 75), _avif, lambda d: _imagecodecs().avif_decode(d),
+                     AVIF_BITS),
         ClassicCodec("jpegxl", "quality", (1, 10, 25, 40, 55, 70, 85), _jpegxl,
-                     lambda d: _imagecodecs().jpegxl_decode(d)),
+                     lambda d: _imagecodecs().jpegxl_decode(d), 16),
     )
 }
 LEARNED = ("ldmrsic", "ldmrsic-noenh")

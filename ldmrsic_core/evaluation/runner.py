@@ -41,6 +41,7 @@ class Image:
     unit: np.ndarray           # bands×H×W in [0, 1]
     valid: np.ndarray          # bands×H×W
     mappings: tuple[ValueMapping, ...]
+    bits: int = 8              # bits per sample of the source: 8, or 16 for anything wider
 
     @property
     def pixels(self) -> int:
@@ -69,7 +70,7 @@ def read_image(path: Path) -> Image:
         else:
             raise InputError(f"{path} band {b + 1} has no valid pixel")
     unit = np.stack([m.to_unit(values[b]) for b, m in enumerate(mappings)]).astype(np.float32)
-    return Image(path, np.where(valid, unit, 0), valid, tuple(mappings))
+    return Image(path, np.where(valid, unit, 0), valid, tuple(mappings), 8 if values.dtype == np.uint8 else 16)
 
 
 def scores(image: Image, decoded: np.ndarray) -> tuple[float, float]:
@@ -89,17 +90,21 @@ def scores(image: Image, decoded: np.ndarray) -> tuple[float, float]:
 
 
 def run_classic(name: str, image: Image, setting: float) -> tuple[int, np.ndarray, float, float]:
+    """One classical codec on the image's groups of three bands, at the deepest samples both have
+    (an image wider than 8 bits goes to JPEG2000 as 16-bit, to WebP as 8-bit)."""
     codec = CLASSIC[name]
+    bits = min(image.bits, codec.bits)
+    peak = (1 << bits) - 1
     size, parts, encode_s, decode_s = 0, [], 0.0, 0.0
     for group in group_bands(image.unit.shape[0]):
-        rgb = np.round(to_channels(image.unit, group) * 255).astype(np.uint8).transpose(1, 2, 0).copy()
+        samples = np.round(to_channels(image.unit, group) * peak).astype(np.uint8 if bits == 8 else np.uint16)
         start = time.perf_counter()
-        data = codec.encode(rgb, setting)
+        data = codec.encode(samples.transpose(1, 2, 0).copy(), setting)
         middle = time.perf_counter()
         decoded = codec.decode(data)
         encode_s, decode_s = encode_s + middle - start, decode_s + time.perf_counter() - middle
         size += len(data)
-        parts.append(from_channels(decoded.transpose(2, 0, 1).astype(np.float32) / 255, group))
+        parts.append(from_channels(decoded.transpose(2, 0, 1).astype(np.float32) / peak, group))
     return size, np.concatenate(parts), encode_s, decode_s
 
 
