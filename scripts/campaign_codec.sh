@@ -8,6 +8,7 @@
 # may change STEPS (the decay moves with it). Stop with kill -INT (the last step is saved).
 # QUALITIES="4.5 5" trains that range of qualities only (issue 17 §2b's top-rate runs).
 # TOP_WEIGHT=2 gives the upper half of the qualities twice the steps of the lower half.
+# MIX=mix-2 trains on another mix of scripts/campaign_data.sh (default mix-1).
 # SINGLE_BAND=0.1 makes a tenth of the crops one band repeated (how a single-band raster is coded).
 # LR=5e-5 sets the peak learning rate (a resume takes the new one from its next step).
 # CONFIG=elic-wide trains another configuration; an INIT of a narrower one is widened into it
@@ -25,7 +26,7 @@ else
     start=(--init "${INIT:?INIT: the exported codec to warm-start from (or pass --resume)}")
 fi
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS
-exec nice -n 19 ldmrsic-geo --quiet train --stage codec --tiles "$CACHE/data/mix-1" \
+exec nice -n 19 ldmrsic-geo --quiet train --stage codec --tiles "$CACHE/data/${MIX:-mix-1}" \
     --out "$CACHE/runs/$RUN" "${start[@]}" --config "${CONFIG:-elic-small}" --steps "$STEPS" \
     --batch 8 --crop 128 --lr "${LR:-1e-4}" --warmup 200 --val ../shared/data/ucmerced/val --val-limit 21 \
     --val-every "${VAL_EVERY:-1000}" --ckpt-every 250 --threads "$THREADS" ${QUALITIES:+--qualities $QUALITIES} \
