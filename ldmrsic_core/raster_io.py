@@ -84,9 +84,18 @@ def describe(src: rasterio.DatasetReader, bands: list[int]) -> RasterInfo:
         scales=tuple(float(src.scales[b - 1]) for b in bands),
         offsets=tuple(float(src.offsets[b - 1]) for b in bands),
         tags=dict(src.tags()),
-        band_tags=tuple(dict(src.tags(b)) for b in bands),
+        band_tags=tuple(_described_tags(src.tags(b)) for b in bands),
         mask_kind=mask_kind,
     )
+
+
+#: Band tags GDAL derives from the pixels (``gdalinfo -stats``, QGIS's layer statistics): they describe
+#: the source's values, not the decoded ones, so they are left for GDAL to compute again.
+DERIVED_TAG_PREFIX = "STATISTICS_"
+
+
+def _described_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if not k.startswith(DERIVED_TAG_PREFIX)}
 
 
 def window(box: Box) -> Window:

@@ -59,6 +59,20 @@ def test_real_fixtures_keep_georeferencing_dtype_nodata_and_metadata(name, tmp_p
                 assert (lo, hi) == (vmin, vmax if vmax > vmin else vmin + 1)
 
 
+def test_band_tags_come_back_but_not_the_statistics_gdal_derived_from_the_source(tmp_path, tiny_weights):
+    source = tmp_path / "stats.tif"
+    with rasterio.open(DATA / "l8_uint16_1band.tif") as src:
+        profile, data = src.profile, src.read()
+    with rasterio.open(source, "w", **profile) as dst:
+        dst.write(data)
+        dst.update_tags(1, SENSOR_GAIN="1.5", STATISTICS_MEAN="123.4", STATISTICS_MAXIMUM="999")
+    _, restored = roundtrip(source, tmp_path, tiny_weights)
+    with rasterio.open(restored) as out:
+        tags = out.tags(1)
+    assert tags["SENSOR_GAIN"] == "1.5"
+    assert "STATISTICS_MEAN" not in tags and "STATISTICS_MAXIMUM" not in tags  # they describe the source's pixels
+
+
 def test_nan_holes_come_back_as_nan(tmp_path, tiny_weights, float_nan_raster):
     _, restored = roundtrip(float_nan_raster, tmp_path, tiny_weights)
     with rasterio.open(float_nan_raster) as src, rasterio.open(restored) as out:
