@@ -126,13 +126,72 @@ def test_resume_continues_exactly_where_the_checkpoint_left(tiles, tmp_path):
     resumed = CodecTrainer(config(tiles, tmp_path / "b", 4), resume=True)
     assert resumed.step == 2
     resumed.train(progress=False)
-    # Same batches, qualities, learning rates and optimiser moments: the logged losses agree and the
-    # weights agree up to last-bit float noise (a wrong RNG or optimiser state would change them a lot).
-    losses = [[round(float(r["loss"]), 4) for r in read_csv(tmp_path / run / "train.csv")] for run in "ab"]
-    assert losses[0] == losses[1] and len(losses[0]) == 4
+    # Same batches, qualities, learning rates and optimiser moments: the logged losses (the auxiliary one
+    # too) agree and the weights agree up to last-bit float noise (a wrong RNG or optimiser state, or a
+    # step that depends on something the checkpoint does not hold, would change them a lot).
+    for column in ("loss", "aux"):
+        logged = [[round(float(r[column]), 4) for r in read_csv(tmp_path / run / "train.csv")] for run in "ab"]
+        assert logged[0] == logged[1] and len(logged[0]) == 4, column
     for (name, a), b in zip(straight.net.state_dict().items(), resumed.net.state_dict().values()):
         if a.dtype.is_floating_point:
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_a_step_depends_only_on_what_the_checkpoint_holds(tiles, tmp_path):
+    """The quantiles' gradient left from the previous auxiliary step must not reach the main step (it once
+    scaled every main gradient down ~700×, a scale no checkpoint held)."""
+    updates = []
+    for stale in (None, 1e4):
+        trainer = CodecTrainer(config(tiles, tmp_path / f"r{stale}", 4))
+        trainer.rng.seed(7)
+        before = [p.detach().clone() for p in trainer.opt.param_groups[0]["params"]]
+        for name, p in trainer.net.named_parameters():
+            if name.endswith(".quantiles"):
+                p.grad = None if stale is None else torch.full_like(p, stale)
+        trainer.set_lr(trainer.opt)
+        trainer.train_step(autocast=False)
+        updates.append([p.detach() - b for p, b in zip(trainer.opt.param_groups[0]["params"], before)])
+    for a, b in zip(*updates):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-9)
+
+
+def test_a_checkpoint_from_before_the_clip_fix_resumes_with_rescaled_moments(tiles, tmp_path, monkeypatch):
+    from ldmrsic_core.training import codec_trainer
+
+    CodecTrainer(config(tiles, tmp_path / "r", 2)).train(progress=False)
+    path = tmp_path / "r" / "last.pt"
+    state = torch.load(path, weights_only=True)
+    assert state["grad_clip"] == codec_trainer.CLIP_KIND
+    moments = {k: (v["exp_avg"].clone(), v["exp_avg_sq"].clone()) for k, v in state["opt"]["state"].items()}
+    monkeypatch.setattr(codec_trainer, "quantile_gradient_norm", lambda net: 50.0)
+    current = CodecTrainer(config(tiles, tmp_path / "r", 4), resume=True)  # written by this version: as it was
+    for (m, v), p in zip(moments.values(), current.opt.param_groups[0]["params"]):
+        torch.testing.assert_close(current.opt.state[p]["exp_avg"], m)
+    del state["grad_clip"]
+    torch.save(state, path)
+    old = CodecTrainer(config(tiles, tmp_path / "r", 4), resume=True)
+    for (m, v), p in zip(moments.values(), old.opt.param_groups[0]["params"]):
+        torch.testing.assert_close(old.opt.state[p]["exp_avg"], m * 50)
+        torch.testing.assert_close(old.opt.state[p]["exp_avg_sq"], v * 2500)
+
+
+def test_rescaled_moments_leave_adams_step_unchanged():
+    from ldmrsic_core.training.codec_trainer import rescale_moments
+
+    steps = []
+    for scale in (1.0, 30.0):
+        torch.manual_seed(0)
+        p = torch.nn.Parameter(torch.zeros(5))
+        opt = torch.optim.Adam([p], lr=0.1)
+        for grad in torch.randn(3, 5):
+            p.grad = grad.clone()
+            opt.step()
+        rescale_moments(opt, scale)
+        before = p.detach().clone()
+        p.grad = torch.randn(5) * scale  # gradients as large as the moments now say they were
+        opt.step()
+        steps.append(p.detach() - before)
+    torch.testing.assert_close(steps[0], steps[1])
 
 
 @pytest.mark.slow
