@@ -206,8 +206,9 @@ def bbox_box(geotransform: tuple[float, ...], height: int, width: int,
     if not (minx < maxx and miny < maxy):
         raise InputError(f"--bbox {bbox} is empty: give MINX MINY MAXX MAXY with MINX < MAXX and MINY < MAXY")
     transform = Affine(*geotransform)
-    left, top = transform * (0, 0)
-    right, bottom = transform * (width, height)
+    left, top = transform.c, transform.f  # the corners, without affine's deprecated `transform * point`
+    right = transform.c + transform.a * width + transform.b * height
+    bottom = transform.f + transform.d * width + transform.e * height
     bounds = f"{min(left, right):g} {min(top, bottom):g} {max(left, right):g} {max(top, bottom):g}"
     try:
         win = rwindows.from_bounds(minx, miny, maxx, maxy, transform)
