@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BINS", "QUANTILES", "BandHistogram", "fit_knots"]
+from ldmrsic_core import defaults
+from ldmrsic_core.errors import InputError
+
+__all__ = ["BINS", "QUANTILES", "BandHistogram", "fit_knots", "wants_curves"]
 
 #: The quantiles the curve's interior knots sit at (min and max are its ends).
 QUANTILES = (1e-3, 1 - 1e-3)
@@ -80,3 +83,10 @@ def fit_knots(histogram: BandHistogram, quantiles: tuple[float, ...] = QUANTILES
     if np.max(np.abs(units - (values - lo) / (hi - lo))) < LINEAR_ENOUGH:
         return ()
     return tuple((float(v), float(u)) for v, u in zip(values, units))
+
+
+def wants_curves(value_curve: str) -> bool:
+    """Whether a ``value_curve`` choice ("fitted" or "linear") fits curves; any other is one clear error."""
+    if value_curve not in defaults.VALUE_CURVES:
+        raise InputError(f"value curve {value_curve!r}: use one of {', '.join(defaults.VALUE_CURVES)}")
+    return value_curve == "fitted"

@@ -41,6 +41,7 @@ from ldmrsic_core.raster_io import (
     valid_counts,
 )
 from ldmrsic_core.tiling import TilePlan, validate
+from ldmrsic_core.value_curves import wants_curves
 from ldmrsic_core.zoo.cache import model_ref, shared_model
 from ldmrsic_core.zoo.enhancers import LoadedEnhancer, check_pairing, default_enhancer
 from ldmrsic_core.zoo.table import bundled_hashes, default_model, default_models, named_weights
@@ -135,8 +136,7 @@ def compress_raster(
     quality = stored_quality(check_quality(quality)) if target is None else defaults.QUALITY
     validate(tile, overlap)
     check_refine_steps(refine)
-    if value_curve not in defaults.VALUE_CURVES:
-        raise InputError(f"value curve {value_curve!r}: use one of {', '.join(defaults.VALUE_CURVES)}")
+    curves = wants_curves(value_curve)
     torch_device = resolve_device(device)
     batch = resolve_tile_batch(tile_batch, torch_device)
     if model is None and enhance and enhancer is not None:  # a named enhancer brings its own default codec
@@ -159,7 +159,7 @@ def compress_raster(
         info = describe(src, selected)
         plan = TilePlan(info.height, info.width, tile, overlap)
         mappings = scan_mappings(src, info, [plan.owned(i) for i in range(len(plan))], value_range,
-                                 curves=value_curve == "fitted")
+                                 curves=curves)
         groups = tuple(tuple(g) for g in group_bands(info.count))
         choice = None
         if target is not None:

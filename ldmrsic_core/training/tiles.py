@@ -31,6 +31,7 @@ from ldmrsic_core.outputs import check_folder_writable, temporary_sibling
 from ldmrsic_core.pipeline.tile_codec import fill_invalid
 from ldmrsic_core.raster_io import describe, open_source, read_pixels, scan_mappings
 from ldmrsic_core.tiling import Box, Span
+from ldmrsic_core.value_curves import wants_curves
 
 MANIFEST = "manifest.jsonl"
 
@@ -70,8 +71,7 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
         raise InputError(f"--scale {scale} is invalid: use a whole factor of 1 or more")
     if not 0 <= min_valid <= 1:
         raise InputError(f"--min-valid {min_valid} is invalid: use a fraction from 0 to 1")
-    if value_curve not in defaults.VALUE_CURVES:
-        raise InputError(f"value curve {value_curve!r}: use one of {', '.join(defaults.VALUE_CURVES)}")
+    curves = wants_curves(value_curve)
     files = find_rasters(inputs)
     check_folder_writable(out)
     created = not out.exists()
@@ -81,8 +81,7 @@ def cut_tiles(inputs: list[Path], out: Path, *, size: int = 256, stride: int | N
         raise OutputExistsError(f"{manifest} exists; pass --overwrite to cut tiles into {out} again")
     written: list[Path] = []
     try:
-        lines, skipped = _cut_all(files, out, size, stride, bands, min_valid, scale, value_curve == "fitted",
-                                  written, progress)
+        lines, skipped = _cut_all(files, out, size, stride, bands, min_valid, scale, curves, written, progress)
         if not lines:
             raise InputError(f"no tile of {', '.join(p.name for p in files)} has {min_valid:.0%} valid pixels "
                              "(or any, if --min-valid is 0): nothing was written; lower --min-valid or check nodata")
@@ -113,11 +112,13 @@ def _cut_all(files: list[Path], out: Path, size: int, stride: int, bands: str | 
                 raise InputError(f"{path} ({info.width}×{info.height}) is smaller than --scale {scale}")
             rows = tile_positions(height, size, stride)
             cols = tile_positions(width, size, stride)
-            boxes = [Box(Span(r, min(r + size, height)), Span(c, min(c + size, width))) for r in rows for c in cols]
+            def box_at(r: int, c: int) -> Box:
+                return Box(Span(r, min(r + size, height)), Span(c, min(c + size, width)))
+
+            boxes = [box_at(r, c) for r in rows for c in cols]
             boxes = [b for b in boxes if min(b.shape) >= min(size // 2, height, width)]
-            cover = [Box(Span(r, min(r + size, height)), Span(c, min(c + size, width)))  # each pixel once, as
-                     for r in range(0, height, size) for c in range(0, width, size)]  # compress reads them
-            mappings = scan_mappings(src, info, cover, scale=scale, curves=curves)
+            cover = [box_at(r, c) for r in range(0, height, size) for c in range(0, width, size)]
+            mappings = scan_mappings(src, info, cover, scale=scale, curves=curves)  # each pixel once, as compress
             for box in boxes:
                 values, valid = read_pixels(src, list(info.source_bands), box, scale)
                 fraction = float(valid.all(axis=0).mean())
