@@ -10,6 +10,7 @@
 # TOP_WEIGHT=2 gives the upper half of the qualities twice the steps of the lower half.
 # MIX=mix-2 trains on another mix of scripts/campaign_data.sh (default mix-1).
 # SINGLE_BAND=0.1 makes a tenth of the crops one band repeated (how a single-band raster is coded).
+# CROP=256 BATCH=2 trains on whole 256² tiles at the same pixels per step (default 128² crops, batch 8).
 # LR=5e-5 sets the peak learning rate (a resume takes the new one from its next step).
 # CONFIG=elic-wide trains another configuration; an INIT of a narrower one is widened into it
 # (ldmrsic_core/training/widen.py: the wider codec starts computing what the trained one does).
@@ -28,6 +29,6 @@ fi
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS
 exec nice -n 19 ldmrsic-geo --quiet train --stage codec --tiles "$CACHE/data/${MIX:-mix-1}" \
     --out "$CACHE/runs/$RUN" "${start[@]}" --config "${CONFIG:-elic-small}" --steps "$STEPS" \
-    --batch 8 --crop 128 --lr "${LR:-1e-4}" --warmup 200 --val ../shared/data/ucmerced/val --val-limit 21 \
+    --batch "${BATCH:-8}" --crop "${CROP:-128}" --lr "${LR:-1e-4}" --warmup 200 --val ../shared/data/ucmerced/val --val-limit 21 \
     --val-every "${VAL_EVERY:-1000}" --ckpt-every 250 --threads "$THREADS" ${QUALITIES:+--qualities $QUALITIES} \
     ${TOP_WEIGHT:+--top-weight $TOP_WEIGHT} ${SINGLE_BAND:+--single-band $SINGLE_BAND}
