@@ -16,14 +16,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
+from ldmrsic_core.evaluation.psnr import psnr
 from ldmrsic_core.raster_io import read_pixels
 from ldmrsic_core.tiling import Box, Span, TilePlan
-
-
-def psnr(mse: float, peak: float = 1.0) -> float:
-    """PSNR in dB of a mean squared error at ``peak`` (inf for a perfect copy): the one formula
-    evaluation, validation and training logs share."""
-    return math.inf if mse <= 0 else 10 * math.log10(peak * peak / mse)
 
 
 @dataclass(frozen=True)

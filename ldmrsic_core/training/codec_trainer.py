@@ -30,7 +30,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.evaluation.metrics import psnr
+from ldmrsic_core.evaluation.psnr import psnr
 from ldmrsic_core.models.codec import LAMBDAS, MAX_QUALITY, MIN_QUALITY, VariableRateElic, lambda_for_quality
 from ldmrsic_core.tiling import STRIDE
 from ldmrsic_core.training.data import TileSet

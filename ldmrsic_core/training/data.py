@@ -2,6 +2,8 @@
 
 Read through GDAL. 8-bit images are scaled by 1/255, 16-bit ones (tiles of wider data,
 already mapped by ``ldmrsic-geo tile``) by 1/65535. Grey images become three equal channels.
+Where rasterio is not installed (a lent GPU machine: its wheel alone is 36 MB of the 64 MiB a device
+call carries, issue 17 §6) PNG, WebP and JPEG tiles are read through Pillow instead, to the same pixels.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import torch
+
+try:
+    import rasterio
+except ImportError:  # no GDAL on this machine: Pillow reads the tiles (module docstring)
+    rasterio = None
 
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.inputs import find_images
@@ -21,13 +27,16 @@ __all__ = ["TileSet", "find_images", "load_image"]
 
 def load_image(path: Path) -> np.ndarray:
     """An image as float32 3×H×W in [0, 1] (8-bit scaled by 1/255, 16-bit by 1/65535)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                data = src.read(list(range(1, min(src.count, 3) + 1)))
-    except rasterio.errors.RasterioIOError:
-        raise InputError(f"{path} is not a readable image") from None
+    if rasterio is None:
+        data = read_with_pillow(path)
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+                with rasterio.open(path) as src:
+                    data = src.read(list(range(1, min(src.count, 3) + 1)))
+        except rasterio.errors.RasterioIOError:
+            raise InputError(f"{path} is not a readable image") from None
     scale = {np.dtype("uint8"): 255.0, np.dtype("uint16"): 65535.0}.get(data.dtype)
     if scale is None:
         raise InputError(f"{path} has {data.dtype} pixels; tiles must be 8- or 16-bit "
@@ -35,6 +44,24 @@ def load_image(path: Path) -> np.ndarray:
     if data.shape[0] < 3:
         data = np.concatenate([data, np.repeat(data[-1:], 3 - data.shape[0], axis=0)])
     return data.astype(np.float32) / scale
+
+
+def read_with_pillow(path: Path) -> np.ndarray:
+    """Up to three bands of a PNG, WebP or JPEG as C×H×W in their own dtype, as GDAL reads them."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            sixteen = img.mode in ("I;16", "I") and img.format == "PNG"  # Pillow opens 16-bit PNGs as I
+            if img.mode not in ("L", "RGB", "RGBA") and not sixteen:
+                raise InputError(f"{path} is a {img.format} {img.mode} image: without rasterio (GDAL) only "
+                                 "8-bit grey, RGB and RGBA and 16-bit grey PNG tiles can be read; install rasterio")
+            data = np.asarray(img).astype(np.uint16) if sixteen else np.asarray(img)
+    except (OSError, UnidentifiedImageError):
+        raise InputError(f"{path} is not a readable image") from None
+    if data.ndim == 2:
+        return data[None]
+    return np.ascontiguousarray(data[:, :, :3].transpose(2, 0, 1))
 
 
 class TileSet:

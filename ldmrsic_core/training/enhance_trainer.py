@@ -29,7 +29,7 @@ from torch import nn
 
 from ldmrsic_core.enhance.enhancer import Enhancer, load_enhancer_state
 from ldmrsic_core.errors import InputError
-from ldmrsic_core.evaluation.metrics import psnr
+from ldmrsic_core.evaluation.psnr import psnr
 from ldmrsic_core.tiling import STRIDE
 from ldmrsic_core.training.deepen import can_deepen, deepen
 from ldmrsic_core.training.pairs import CODEC_LEVELS, PairSet, make_source

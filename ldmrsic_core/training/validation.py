@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 
-from ldmrsic_core.evaluation.metrics import psnr
+from ldmrsic_core.evaluation.psnr import psnr
 from ldmrsic_core.models.codec import LAMBDAS, STRIDE, VariableRateElic, lambda_for_quality
 from ldmrsic_core.tiling import padded
 from ldmrsic_core.training.data import find_images, load_image
