@@ -52,6 +52,15 @@ def _terminate(signum, frame):
     raise _Terminated
 
 
+def interrupted_outcome(argv: list[str]) -> str:
+    """What an interruption leaves: a training run checkpoints its last finished step; every other
+    command (``train export`` included) removes what it had not finished writing."""
+    words = [a for a in argv if not a.startswith("-")]
+    if words[:1] == ["train"] and words[1:2] != ["export"]:
+        return "the run's last finished step is saved in its last.pt (continue with --resume)"
+    return "no output was left behind"
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (errors: one line on stderr, no traceback unless --debug)."""
     from ldmrsic_core.errors import LdmrError
@@ -70,7 +79,7 @@ def main(args: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns KeyboardInterrupt into Abort
-        click.echo("ldmrsic-geo: interrupted; no output was left behind", err=True)
+        click.echo(f"ldmrsic-geo: interrupted; {interrupted_outcome(argv)}", err=True)
         terminated = isinstance(exc, _Terminated) or isinstance(exc.__cause__, _Terminated)
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)  # 143 or 130, as shells report
     except (LdmrError, OSError) as exc:

@@ -214,6 +214,22 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiles, tmp_path):
     assert torch.load(run / "last.pt", weights_only=True)["step"] == saved + 2
 
 
+def test_interrupted_run_saves_its_last_step_and_says_so(tiles, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*CLI, "train", "--tiles", str(tiles), "--out", str(run), "--config", "elic-tiny",
+                             "--batch", "2", "--crop", "64", "--ckpt-every", "100000", "--threads", "1",
+                             "--steps", "100000"], stderr=subprocess.PIPE, text=True)
+    end = time.time() + 120
+    while not ((run / "train.csv").exists() and len(read_csv(run / "train.csv")) >= 3) and time.time() < end:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "last finished step is saved" in err and "--resume" in err and "Traceback" not in err
+    last_logged = int(read_csv(run / "train.csv")[-1]["step"])
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == last_logged >= 3
+
+
 @pytest.mark.slow
 def test_two_process_ddp_on_cpu(tiles, tmp_path):
     run = tmp_path / "run"
