@@ -194,7 +194,9 @@ class EnhanceTrainer(TrainingRun):
         noise = None
         if self.stage == "ldm":
             noise = torch.randn(self.net.noise_shape(x.shape[0], *x.shape[-2:])).to(self.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+        # bf16 on CUDA only: on the CPU the enhancer has always trained in float32 (every shipped one did; this
+        # line named "cuda" whatever the device, which CPU torch turned off with a warning), unmeasured in bf16
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast and self.device.type == "cuda"):
             losses = self.loss(x, decoded, noise, level)
         self.opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
