@@ -7,7 +7,7 @@
 #   run(command="NAME=elic-small-hi-gpu1 QUALITIES='4 5' bash scripts/gpu_train.sh", carry=[".whl", ".gpu"], timeout_s=580)
 # Back here: python scripts/gpu_train.py unpack FILES_AT --dir ~/.cache/ldmrsic-geo/export; scripts/device_tree.sh restore
 # and validate it like any export (benchmarks/codec_val.py). Rehearse it on the CPU first:
-#   OUT=/tmp/gpu_train DEVICE=cpu TRAIN_S=60 PROBE_S=30 BATCH=2 PY=.venv/bin/python WHEELS=0 bash scripts/gpu_train.sh
+#   OUT=scratch/gpu_train DEVICE=cpu TRAIN_S=60 PROBE_S=30 BATCH=2 PY=.venv/bin/python WHEELS=0 bash scripts/gpu_train.sh
 # The run measures its speed for PROBE_S seconds, then resumes with the step count that fills TRAIN_S, so
 # the learning rate's cosine decay (the last quarter of the steps) ends with the time.
 set -uo pipefail
