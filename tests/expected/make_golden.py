@@ -64,6 +64,7 @@ PAST_DEFAULTS = {
     "rgb-elic-small-mix-7": _rgb_by("elic-small-mix-7", 2.0),  # the default of format 4.0's last release
     "rgb-elic-small-mix-8": _rgb_by("elic-small-mix-8", 2.0, "6.0"),
     "rgb-elic-small-mix-11": _rgb_by("elic-small-mix-11", 2.0, "6.0"),
+    "rgb-elic-small-mix-13": _rgb_by("elic-small-mix-13", 2.0, "6.0"),
     "rgb-elic-small-hi-1": _rgb_by("elic-small-hi-1", 4.5),
     "rgb-elic-small-hi-2": _rgb_by("elic-small-hi-2", 4.5),
     "rgb-elic-small-hi-3": _rgb_by("elic-small-hi-3", 4.5),
