@@ -29,7 +29,8 @@ from ldmrsic_core.defaults import MAX_REFINE
 from ldmrsic_core.errors import InputError
 from ldmrsic_core.training.objective import rd_loss
 
-#: Adam step size on the gained latent (quantisation step 1): 0.005, 0.01 and 0.02 measured, 0.01 best.
+#: Adam's first step size on the gained latent (quantisation step 1): 0.005, 0.01 and 0.02 measured, 0.01 best;
+#: :func:`refine_latent` halves it whenever a step makes an image worse.
 REFINE_LR = 0.01
 
 
@@ -62,8 +63,10 @@ def refine_latent(net, x: Tensor, y: Tensor, inv_gain: Tensor, lam: float, steps
                   lr: float = REFINE_LR) -> Tensor:
     """``y`` (the gained latent of ``x``, N×M×h×w) after up to ``steps`` Adam steps on λ·255²·MSE + bpp.
 
-    With straight-through rounding the objective does not fall at every step (at quality 3 it can end
-    above where it started), so each image keeps its iterate of lowest objective, the start included.
+    With straight-through rounding the objective does not fall at every step (with some codecs a step of
+    ``lr`` overshoots from the first one on), so each image keeps its iterate of lowest objective, the
+    start included, and a step that makes any image worse sends those images back to their best iterate
+    and halves the step size (backtracking).
     ``net`` is a :class:`~ldmrsic_core.models.codec.VariableRateElic`; ``inv_gain`` the decoder's gain
     of the quality. Returns a detached float32 tensor; ``net`` is left as it was.
     """
@@ -78,6 +81,12 @@ def refine_latent(net, x: Tensor, y: Tensor, inv_gain: Tensor, lam: float, steps
             best[better], best_loss[better] = latent.detach()[better], losses.detach()[better]
             if step == steps:
                 break
+            if not bool(better.all()):
+                with torch.no_grad():
+                    latent[~better] = best[~better]
+                for group in optimiser.param_groups:
+                    group["lr"] /= 2
+                losses = _image_losses(entropy, net, latent, inv_gain, x, lam)
             (grad,) = torch.autograd.grad(losses.sum(), [latent])
             latent.grad = grad
             optimiser.step()
