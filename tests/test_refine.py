@@ -71,6 +71,22 @@ def test_refinement_leaves_the_shared_model_as_it_was(tiny_weights):
     assert "quantize" not in vars(eb) and torch.equal(grad, torch.zeros(2))  # plain rounding, not straight-through
 
 
+def test_each_image_refines_as_it_would_alone(tiny_weights):
+    """Backtracking is per image: a tile's refined latent does not depend on the tiles batched with it."""
+    net = load_codec(tiny_weights).model
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    noisy = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    x = torch.cat([flat, noisy])
+    gain, inv_gain = net.gains(3.0)
+    lam = lambda_for_quality(3.0)
+    with torch.no_grad():
+        y = net.analyse(x) * gain
+    together = refine_latent(net, x, y, inv_gain, lam, 8)
+    for i in range(2):
+        alone = refine_latent(net, x[i:i + 1], y[i:i + 1], inv_gain, lam, 8)
+        assert torch.allclose(together[i:i + 1], alone, atol=1e-4)
+
+
 def test_straight_through_copy_rounds_with_identity_gradient(tiny_weights):
     net = load_codec(tiny_weights).model
     private = straight_through_copy(net.latent_codec)

@@ -30,7 +30,7 @@ from ldmrsic_core.errors import InputError
 from ldmrsic_core.training.objective import rd_loss
 
 #: Adam's first step size on the gained latent (quantisation step 1): 0.005, 0.01 and 0.02 measured, 0.01 best;
-#: :func:`refine_latent` halves it whenever a step makes an image worse.
+#: :func:`refine_latent` halves an image's step whenever a step makes that image worse.
 REFINE_LR = 0.01
 
 
@@ -65,8 +65,8 @@ def refine_latent(net, x: Tensor, y: Tensor, inv_gain: Tensor, lam: float, steps
 
     With straight-through rounding the objective does not fall at every step (with some codecs a step of
     ``lr`` overshoots from the first one on), so each image keeps its iterate of lowest objective, the
-    start included, and a step that makes any image worse sends those images back to their best iterate
-    and halves the step size (backtracking).
+    start included, and a step that makes an image worse sends that image back to its best iterate and
+    halves its step size (backtracking, per image: a tile's refinement does not depend on its batch).
     ``net`` is a :class:`~ldmrsic_core.models.codec.VariableRateElic`; ``inv_gain`` the decoder's gain
     of the quality. Returns a detached float32 tensor; ``net`` is left as it was.
     """
@@ -74,6 +74,7 @@ def refine_latent(net, x: Tensor, y: Tensor, inv_gain: Tensor, lam: float, steps
     latent = y.detach().float().clone().requires_grad_(True)
     optimiser = torch.optim.Adam([latent], lr=lr)
     best, best_loss = latent.detach().clone(), torch.full((len(latent),), float("inf"))
+    step_scale = torch.ones(len(latent), *([1] * (latent.dim() - 1)))  # each image's share of ``lr``
     with torch.enable_grad():
         for step in range(steps + 1):
             losses = _image_losses(entropy, net, latent, inv_gain, x, lam)
@@ -84,12 +85,14 @@ def refine_latent(net, x: Tensor, y: Tensor, inv_gain: Tensor, lam: float, steps
             if not bool(better.all()):
                 with torch.no_grad():
                     latent[~better] = best[~better]
-                for group in optimiser.param_groups:
-                    group["lr"] /= 2
+                step_scale[~better] /= 2
                 losses = _image_losses(entropy, net, latent, inv_gain, x, lam)
             (grad,) = torch.autograd.grad(losses.sum(), [latent])
             latent.grad = grad
-            optimiser.step()
+            before = latent.detach().clone()
+            optimiser.step()  # Adam's update is elementwise, so scaling it per image scales that image's lr
+            with torch.no_grad():
+                latent.copy_(before + step_scale * (latent - before))
             latent.grad = None
     return best
 
