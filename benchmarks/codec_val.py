@@ -9,7 +9,8 @@ A model is a name or weights file (``ldmrsic-geo models``) or a run checkpoint (
 ``last.pt``: its EMA weights, which validation and export use). ``NAME@CONFIG`` widens an
 exported codec into a larger configuration first (what ``train --init NAME --config CONFIG``
 starts from; :mod:`ldmrsic_core.training.widen`), to check that the widened codec starts where
-the trained one is.
+the trained one is. ``--qualities 4 5`` (after the models) codes those presets only, with the
+Bjøntegaard deltas over them: how a codec line that serves some presets is compared.
 """
 
 from __future__ import annotations
@@ -54,18 +55,21 @@ def main() -> None:
     p.add_argument("--val", type=Path, required=True)
     p.add_argument("--limit", type=int, default=21)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--qualities", type=float, nargs="+", default=[1, 2, 3, 4, 5],
+                   help="presets to code (a line that serves some presets only: those; BD-rates over them)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     images = ValidationSet(a.val, a.limit)
     curves = []
     print(f"{len(images.images)} images of {a.val}; bpp of the coded streams (no container)")
-    print("| model | q1 bpp / PSNR | q2 | q3 | q4 | q5 | BD-rate / BD-PSNR vs the first "
+    presets = " | ".join(f"q{q:g}" for q in a.qualities[1:])
+    print(f"| model | q{a.qualities[0]:g} bpp / PSNR | {presets} | BD-rate / BD-PSNR vs the first "
           "| ΔPSNR per preset at equal rate |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---" * (len(a.qualities) + 3) + "|")
     for model in a.models:
         name, net = codec(model)
-        rows = validate(net, images, torch.device("cpu"))
+        rows = validate(net, images, torch.device("cpu"), tuple(a.qualities))
         rates, psnrs = [r["bpp"] for r in rows], [r["psnr"] for r in rows]
         curves.append((rates, psnrs))
         delta = equal_rate = ""
