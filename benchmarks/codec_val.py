@@ -58,6 +58,8 @@ def main() -> None:
     p.add_argument("--qualities", type=float, nargs="+", default=[1, 2, 3, 4, 5],
                    help="presets to code (a line that serves some presets only: those; BD-rates over them)")
     a = p.parse_args()
+    if len(a.qualities) < 2:
+        p.error("--qualities: give at least two presets (the Bjøntegaard deltas need a curve)")
     if a.threads:
         torch.set_num_threads(a.threads)
     images = ValidationSet(a.val, a.limit)
