@@ -1,12 +1,15 @@
 """Compress and decompress scenes; print rate, PSNR, seams, times, peak memory and container overhead.
 
-    python benchmarks/scenes.py --model MODEL [--quality 3] [--tile 512 --overlap 0 ...] [--value-curve linear] SCENE...
+    python benchmarks/scenes.py --model MODEL [--quality 3] [--tile 512 --overlap 0 ...] [--value-curve linear] \
+        [--no-enhance] SCENE...
 
 Each compress and decompress runs in a child process so its peak RSS is its own. Several
 --tile/--overlap values give every combination (the tiling choice). PSNR is at each band's
 own peak over valid pixels; "border" is the 8-pixel band along tile boundaries, "interior"
 the rest (ldmrsic_core.evaluation.metrics). tile_B: bytes per tile that are neither codec streams nor
 mask (index entry + framing); mask_B: all nodata-mask bytes; fixed_B: start, header and trailer.
+A named model decodes enhanced by its bundled enhancer, a weights file outside the table by none:
+``--no-enhance`` compares both as the codec alone.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ def child(args: list[str]) -> None:
     """Run one compress or decompress in this process; print seconds and peak RSS as JSON."""
     from ldmrsic_core import compress_raster, decompress_raster
 
-    kind, src, dst, model, quality, tile, overlap, curve = args
+    kind, src, dst, model, quality, tile, overlap, curve, enhance = args
+    enhance = enhance == "enhance"
     start = time.perf_counter()
     if kind == "compress":
         compress_raster(src, dst, model=model, quality=float(quality), tile=int(tile), overlap=int(overlap),
-                        value_curve=curve, device="cpu", overwrite=True)
+                        value_curve=curve, device="cpu", enhance=enhance, overwrite=True)
     else:
-        decompress_raster(src, dst, model=model, device="cpu", overwrite=True)
+        decompress_raster(src, dst, model=model, device="cpu", enhance=enhance, overwrite=True)
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -80,6 +84,7 @@ def main() -> None:
     p.add_argument("--overlap", type=int, nargs="+", default=[0],
                    help="0 (the product's default since format 5): joined tiles; 16 was format 4's default")
     p.add_argument("--value-curve", default="fitted", help="compress's value curve: fitted or linear")
+    p.add_argument("--no-enhance", action="store_true", help="code and decode without the enhancer (the codec alone)")
     p.add_argument("--json", type=Path, help="Also write the rows here.")
     a = p.parse_args()
     from ldmrsic_core import file_info, read_header
@@ -94,8 +99,9 @@ def main() -> None:
             for tile in a.tile:
                 for ovl in a.overlap:
                     packed, restored = Path(tmp) / "x.ldmr", Path(tmp) / "x.tif"
-                    enc = run_child("compress", scene, packed, a.model, a.quality, tile, ovl, a.value_curve)
-                    dec = run_child("decompress", packed, restored, a.model, a.quality, tile, ovl, a.value_curve)
+                    settings = (a.model, a.quality, tile, ovl, a.value_curve, "plain" if a.no_enhance else "enhance")
+                    enc = run_child("compress", scene, packed, *settings)
+                    dec = run_child("decompress", packed, restored, *settings)
                     quality = compare(scene, restored, read_header(packed).plan)
                     over = overhead(packed)
                     row = {"scene": scene.name, "tile": tile, "overlap": ovl, "bpp": file_info(packed)["bpp"],

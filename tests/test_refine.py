@@ -22,24 +22,32 @@ from ldmrsic_core.zoo.table import default_model
 SAMPLE = Path(__file__).parent.parent / "samples" / "naip_rgb_uint8_2020.tif"
 
 
-def _crop(size: int = 128) -> torch.Tensor:
-    """A dense part of the NAIP sample (fields and buildings), [0, 1], 1×3×size×size."""
+#: Six 128² crops of the NAIP sample (column, row): fields, buildings, roads, trees.
+CROPS = ((256, 256), (0, 0), (512, 128), (128, 512), (640, 512), (384, 384))
+
+
+def _crops(size: int = 128) -> torch.Tensor:
+    """The sample's CROPS, [0, 1], 6×3×size×size."""
     with rasterio.open(SAMPLE) as src:
-        pixels = src.read(window=rasterio.windows.Window(256, 256, size, size))
-    return torch.from_numpy(pixels.astype(np.float32) / 255)[None]
+        pixels = [src.read(window=rasterio.windows.Window(col, row, size, size)) for col, row in CROPS]
+    return torch.from_numpy(np.stack(pixels).astype(np.float32) / 255)
 
 
-def _cost(net, x, out, quality) -> float:
-    image_bytes = [sum(len(s[0]) for s in out["strings"])]
-    return real_costs(x, net.synthesize(out["y_hat"]), image_bytes, lambda_for_quality(quality))[0]
+def _costs(net, x, out, quality) -> list[float]:
+    """Each image's real cost: λ·255²·MSE of its decoding plus its streams' bits per pixel."""
+    image_bytes = [sum(len(s[i]) for s in out["strings"]) for i in range(len(x))]
+    return real_costs(x, net.synthesize(out["y_hat"]), image_bytes, lambda_for_quality(quality))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("quality, steps", [(5.0, 5), (3.0, 10)])
-def test_refined_latent_codes_at_a_lower_real_cost_with_the_bundled_codec(quality, steps):
+def test_refined_latents_code_at_a_lower_real_cost_with_the_bundled_codec(quality, steps):
+    """Refinement lowers the estimated cost; the real one (exact streams, decoded MSE) follows on average but not
+    on every image (on some crops the first step is a hair better in the estimate and worse in bytes), so compress
+    keeps, image by image, whichever latent codes cheaper: never worse than plain, and refined where that pays."""
     torch.manual_seed(0)
     net = load_codec(default_model(quality)).model
-    x = _crop()
+    x = _crops()
     gain, inv_gain = net.gains(quality)
     with torch.no_grad():
         y = net.analyse(x) * gain
@@ -47,10 +55,16 @@ def test_refined_latent_codes_at_a_lower_real_cost_with_the_bundled_codec(qualit
     refined_latent = refine_latent(net, x, y, inv_gain, lambda_for_quality(quality), steps)
     with torch.no_grad():
         refined = net._code(refined_latent, inv_gain, exact=True)
-        assert _cost(net, x, refined, quality) < _cost(net, x, plain, quality)
-        # compress(refine=) keeps the cheaper one: here the refined coding, byte for byte
+        plain_costs, refined_costs = _costs(net, x, plain, quality), _costs(net, x, refined, quality)
+        assert sum(refined_costs) < sum(plain_costs)
         chosen = net.compress(x, quality, exact=True, refine=steps)
-    assert chosen["strings"] == refined["strings"] and chosen["checksums"] == refined["checksums"]
+        chosen_costs = _costs(net, x, chosen, quality)
+    assert any(r < p for r, p in zip(refined_costs, plain_costs))
+    for i, (p, r, c) in enumerate(zip(plain_costs, refined_costs, chosen_costs)):
+        expected = refined if r < p else plain  # compress's choice, byte for byte
+        assert [s[i] for s in chosen["strings"]] == [s[i] for s in expected["strings"]]
+        assert chosen["checksums"][i] == expected["checksums"][i]
+        assert c == pytest.approx(min(p, r), rel=1e-6)
 
 
 def test_refinement_leaves_the_shared_model_as_it_was(tiny_weights):
