@@ -22,7 +22,8 @@ from ldmrsic_core.zoo.table import default_model
 SAMPLE = Path(__file__).parent.parent / "samples" / "naip_rgb_uint8_2020.tif"
 
 
-#: Six 128² crops of the NAIP sample (column, row): fields, buildings, roads, trees.
+#: Six 128² crops spread over the NAIP sample (column, row of the top-left corner); the first is the dense one
+#: (fields and buildings) a single-crop version of this test used.
 CROPS = ((256, 256), (0, 0), (512, 128), (128, 512), (640, 512), (384, 384))
 
 
