@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import torch
-import torch.nn.functional as F
+from value_range import code  # the same real-stream coding as the value-range study
 
 from ldmrsic_core.evaluation.bjontegaard import bd_rate
-from ldmrsic_core.tiling import padded
 from ldmrsic_core.zoo.registry import load_codec
 
 MAPS = ("u8", "minmax", "gamma0.7", "pd")
@@ -56,16 +55,6 @@ def value_map(band: np.ndarray, valid: np.ndarray, kind: str) -> tuple[np.ndarra
     return np.arange(257) - 0.5, np.concatenate([[0.0], np.cumsum(slope)]) / slope.sum()
 
 
-def code(net: torch.nn.Module, units: np.ndarray, quality: float) -> tuple[int, np.ndarray]:
-    """Stream bytes and the decoded units (clamped to [0, 1]) of a C×H×W image."""
-    h, w = units.shape[1:]
-    x = F.pad(torch.from_numpy(units.astype(np.float32))[None], (0, padded(w) - w, 0, padded(h) - h), mode="replicate")
-    with torch.no_grad():
-        enc = net.compress(x, quality)
-        out = net.decompress(enc["strings"], net.latent_shape(*x.shape[2:]), quality)["x_hat"]
-    return sum(len(s[0]) for s in enc["strings"]), out[0, :, :h, :w].clamp(0, 1).numpy()
-
-
 def run(net, scene: np.ndarray, valid: np.ndarray, kind: str, quality: float) -> tuple[float, float, np.ndarray]:
     """bpp over valid pixels, PSNR over valid pixels and the squared error (bands × H × W) for one map."""
     maps = [value_map(b, valid, kind) for b in scene]
@@ -73,6 +62,7 @@ def run(net, scene: np.ndarray, valid: np.ndarray, kind: str, quality: float) ->
     for band in units:
         band[~valid] = band[valid].mean()
     nbytes, out = code(net, units, quality)
+    out = out.clip(0, 1)
     restored = np.stack([np.clip(np.round(np.interp(o, m[1], m[0])), 0, 255) for o, m in zip(out, maps)])
     error = (restored - scene) ** 2
     return nbytes * 8 / valid.sum(), 10 * np.log10(255**2 / error[:, valid].mean()), error
@@ -86,8 +76,13 @@ def main() -> None:
     p.add_argument("--maps", nargs="+", default=list(MAPS), choices=MAPS)
     p.add_argument("--detail-quality", type=float, default=4.0)
     a = p.parse_args()
+    if len(a.qualities) < 2:
+        p.error("--qualities: give at least two presets (the Bjøntegaard deltas need a curve)")
     torch.set_num_threads(1)
     with rasterio.open(a.scene) as src:
+        if src.dtypes[0] != "uint8":
+            p.error(f"{a.scene.name} has {src.dtypes[0]} pixels; this study maps 8-bit bands (value_range.py "
+                    "studies wider ones)")
         scene = src.read(list(range(1, min(src.count, 3) + 1))).astype(np.float64)
         nodata = src.nodata
     valid = np.all(scene != nodata, axis=0) if nodata is not None else np.ones(scene.shape[1:], bool)
@@ -96,14 +91,16 @@ def main() -> None:
     print(f"{a.scene.name}: {valid.mean():.1%} valid; {a.model}, the scene coded whole")
     print("| map | " + " | ".join(f"q{q:g} bpp / PSNR" for q in a.qualities) + " | BD-rate vs u8 |")
     print("|---|" + "---|" * (len(a.qualities) + 1))
-    curves = {}
+    curves, coded_at = {}, {}
     for kind in a.maps:
-        curves[kind] = [run(net, scene, valid, kind, q)[:2] for q in a.qualities]
+        coded = [run(net, scene, valid, kind, q) for q in a.qualities]
+        curves[kind] = [(rate, psnr) for rate, psnr, _ in coded]
+        coded_at.update({(kind, q): c for q, c in zip(a.qualities, coded)})
         base = curves.get("u8")
         bd = "" if base is None or kind == "u8" else f"{bd_rate(*zip(*base), *zip(*curves[kind])):+.2f}%"
         print(f"| {kind} | " + " | ".join(f"{r:.4f} / {s:.2f}" for r, s in curves[kind]) + f" | {bd} |", flush=True)
 
-    _, psnr, error = run(net, scene, valid, "u8", a.detail_quality)
+    _, psnr, error = coded_at.get(("u8", a.detail_quality)) or run(net, scene, valid, "u8", a.detail_quality)
     brightness = scene.mean(0)
     print(f"\nq{a.detail_quality:g}, u8: PSNR {psnr:.2f}, MSE {error[:, valid].mean():.1f} over valid pixels")
     print("| brightness | share of valid pixels | MSE |\n|---|---|---|")

@@ -104,7 +104,8 @@ def main() -> None:
                     dec = run_child("decompress", packed, restored, *settings)
                     quality = compare(scene, restored, read_header(packed).plan)
                     over = overhead(packed)
-                    row = {"scene": scene.name, "tile": tile, "overlap": ovl, "bpp": file_info(packed)["bpp"],
+                    row = {"scene": scene.name, "tile": tile, "overlap": ovl, "enhanced": not a.no_enhance,
+                           "bpp": file_info(packed)["bpp"],
                            **quality, "compress_s": enc["seconds"], "decompress_s": dec["seconds"],
                            "compress_peak_rss_mb": enc["peak_rss_mb"], "decompress_peak_rss_mb": dec["peak_rss_mb"],
                            **over}

@@ -27,16 +27,16 @@ from ldmrsic_core.zoo.registry import load_codec
 QUALITIES = (1.5, 2.0, 3.0, 4.0)
 
 
-def code(net: torch.nn.Module, unit: np.ndarray, quality: float) -> tuple[int, np.ndarray]:
-    """Bytes of the band's streams and its decoded unit values (channel mean, not clamped); a band whose
-    sides are not multiples of the codec's stride is padded by replication, as compress pads tiles."""
-    h, w = unit.shape
-    x = torch.from_numpy(np.repeat(unit[None], 3, 0).astype(np.float32))[None]
+def code(net: torch.nn.Module, units: np.ndarray, quality: float) -> tuple[int, np.ndarray]:
+    """Bytes of the streams of a C×H×W image in unit values and its decoding (C×H×W, not clamped); sides that
+    are not multiples of the codec's stride are padded by replication, as compress pads tiles."""
+    h, w = units.shape[1:]
+    x = torch.from_numpy(units.astype(np.float32))[None]
     x = F.pad(x, (0, padded(w) - w, 0, padded(h) - h), mode="replicate")
     with torch.no_grad():
         enc = net.compress(x, quality)
         out = net.decompress(enc["strings"], net.latent_shape(*x.shape[2:]), quality)["x_hat"]
-    return sum(len(s[0]) for s in enc["strings"]), out[0, :, :h, :w].mean(0).numpy()
+    return sum(len(s[0]) for s in enc["strings"]), out[0, :, :h, :w].numpy()
 
 
 def fitted(band: np.ndarray) -> tuple[list[float], list[float]]:
@@ -92,7 +92,8 @@ def main() -> None:
                 mapped = np.clip(mapped, 0, 1)
             points = []
             for q in QUALITIES:
-                nbytes, decoded = code(net, mapped, q)
+                nbytes, decoded = code(net, np.repeat(mapped[None], 3, 0), q)  # the band as compress codes it
+                decoded = decoded.mean(0)
                 back = np.interp(decoded, unit, data) if len(data) > 2 else data[0] + decoded / slope
                 back = np.clip(np.rint(back), band.min(), band.max())
                 points.append((8 * nbytes / crop.size, 10 * math.log10(peak**2 / np.mean((back - crop) ** 2))))
