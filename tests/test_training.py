@@ -421,3 +421,29 @@ def test_an_interrupted_run_checkpoints_its_last_step(tiles, tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         trainer.train(progress=False)
     assert torch.load(tmp_path / "r" / "last.pt", weights_only=True)["step"] == 3
+
+
+def test_a_validation_cut_short_by_an_interrupt_is_redone_on_resume(tiles, tmp_path):
+    """Ctrl-C during a validation checkpoints that step; the resumed run validates it before going on,
+    so val.csv keeps a row for every validation step (run 19 of the campaign lost its step 2400)."""
+    def cfg():
+        return TrainConfig(tiles=str(tiles), out=str(tmp_path / "r"), config="elic-tiny", steps=4, batch=2, crop=64,
+                           warmup=2, ckpt_every=2, threads=1, val=str(tiles), val_every=2, val_limit=2)
+
+    def interrupted_validation():
+        raise KeyboardInterrupt  # what the CLI turns SIGINT into, landing inside the validation
+
+    first = CodecTrainer(cfg())
+    first.validate = interrupted_validation
+    with pytest.raises(KeyboardInterrupt):
+        first.train(progress=False)
+    state = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
+    assert state["step"] == 2 and state["validation_due"]
+    assert not (tmp_path / "r" / "val.csv").exists()
+
+    resumed = CodecTrainer(cfg(), resume=True)
+    assert resumed.validation_due
+    resumed.train(progress=False)
+    steps = [int(r["step"]) for r in read_csv(tmp_path / "r" / "val.csv")]
+    assert sorted(set(steps)) == [2, 4] and steps.count(2) == steps.count(4)
+    assert not torch.load(tmp_path / "r" / "last.pt", weights_only=False)["validation_due"]

@@ -60,6 +60,7 @@ class TrainingRun:
         torch.manual_seed(cfg.seed)
         self.step = 0
         self.best = math.inf
+        self.validation_due = False  # this step's validation has not finished (an interrupt came during it)
         self.rng = random.Random(cfg.seed * 1000 + self.rank)
         self.board = None  # opened by start(): a run that fails its checks leaves no folder
 
@@ -96,6 +97,8 @@ class TrainingRun:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, unit="step")
         autocast = cfg.bf16 and bf16_supported(self.device)
         started, first = time.time(), self.step
+        if self.validation_due and self.rank == 0:  # a resume at a step whose validation was interrupted
+            self.run_validation()
         while self.step < stop:
             self.set_lr(self.opt)
             self.net.train()
@@ -108,7 +111,8 @@ class TrainingRun:
                 bar.update(1)
                 self.log("train.csv", row)
                 if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                    self.validate()
+                    self.validation_due = True
+                    self.run_validation()
                 if self.step % cfg.ckpt_every == 0 or self.step == stop:
                     self.save(self.out / "last.pt")
         bar.close()
@@ -121,6 +125,12 @@ class TrainingRun:
     def validate(self) -> None:
         """Validate the EMA weights, log ``val.csv`` and keep ``best.pt``."""
         raise NotImplementedError
+
+    def run_validation(self) -> None:
+        """Validate now; until it finishes the step's checkpoint says so, so a resume redoes it."""
+        if self.val:
+            self.validate()
+        self.validation_due = False
 
     def set_lr(self, optimizer: torch.optim.Optimizer) -> None:
         cfg = self.cfg
@@ -150,6 +160,7 @@ class TrainingRun:
             "config": asdict(self.cfg),
             "step": self.step,
             "best": self.best,
+            "validation_due": self.validation_due,
             "schedule": {"kind": "warmup-constant-cosine", "steps": self.cfg.steps, "warmup": self.cfg.warmup},
             "rng": {"python": self.rng.getstate(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
@@ -167,6 +178,7 @@ class TrainingRun:
             raise InputError(f"{path} trains {state['config']['config']}, not --config {self.cfg.config}")
         self.restore(state)
         self.step, self.best = int(state["step"]), float(state["best"])
+        self.validation_due = bool(state.get("validation_due", False))
         version, internal, gauss = state["rng"]["python"]
         self.rng.setstate((version, tuple(internal), gauss))
         torch.set_rng_state(state["rng"]["torch"])
