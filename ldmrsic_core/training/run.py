@@ -111,7 +111,6 @@ class TrainingRun:
                 bar.update(1)
                 self.log("train.csv", row)
                 if self.val and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                    self.validation_due = True
                     self.run_validation()
                 if self.step % cfg.ckpt_every == 0 or self.step == stop:
                     self.save(self.out / "last.pt")
@@ -128,6 +127,7 @@ class TrainingRun:
 
     def run_validation(self) -> None:
         """Validate now; until it finishes the step's checkpoint says so, so a resume redoes it."""
+        self.validation_due = True
         if self.val:
             self.validate()
         self.validation_due = False
