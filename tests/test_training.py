@@ -430,16 +430,17 @@ def test_a_validation_cut_short_by_an_interrupt_is_redone_on_resume(tiles, tmp_p
         return TrainConfig(tiles=str(tiles), out=str(tmp_path / "r"), config="elic-tiny", steps=4, batch=2, crop=64,
                            warmup=2, ckpt_every=2, threads=1, val=str(tiles), val_every=2, val_limit=2)
 
-    def interrupted_validation():
-        raise KeyboardInterrupt  # what the CLI turns SIGINT into, landing inside the validation
-
     first = CodecTrainer(cfg())
+
+    def interrupted_validation():  # one preset's row logged, then SIGINT (as the CLI turns it) lands
+        first.log("val.csv", {"step": first.step, "quality": 1.0, "bpp": 0.5, "psnr": 30.0})
+        raise KeyboardInterrupt
+
     first.validate = interrupted_validation
     with pytest.raises(KeyboardInterrupt):
         first.train(progress=False)
     state = torch.load(tmp_path / "r" / "last.pt", weights_only=False)
     assert state["step"] == 2 and state["validation_due"]
-    assert not (tmp_path / "r" / "val.csv").exists()
 
     resumed = CodecTrainer(cfg(), resume=True)
     assert resumed.validation_due
@@ -447,3 +448,19 @@ def test_a_validation_cut_short_by_an_interrupt_is_redone_on_resume(tiles, tmp_p
     steps = [int(r["step"]) for r in read_csv(tmp_path / "r" / "val.csv")]
     assert sorted(set(steps)) == [2, 4] and steps.count(2) == steps.count(4)
     assert not torch.load(tmp_path / "r" / "last.pt", weights_only=False)["validation_due"]
+
+
+def test_a_resume_drops_the_log_rows_its_checkpoint_has_not_kept(tiles, tmp_path):
+    """A run killed between checkpoints (no Ctrl-C: kill -9, a power cut) logged steps its last.pt lacks;
+    the resumed run trains them again and each step keeps one row in train.csv, a torn last line included."""
+    def cfg():
+        return TrainConfig(tiles=str(tiles), out=str(tmp_path / "r"), config="elic-tiny", steps=5, batch=2, crop=64,
+                           warmup=2, ckpt_every=2, threads=1)
+
+    CodecTrainer(cfg()).train(progress=False, until=2)
+    log = tmp_path / "r" / "train.csv"
+    header = log.read_text().splitlines()[0]
+    with open(log, "a") as f:  # what a kill at step 4, after the checkpoint of step 2, leaves behind
+        f.write("3" + header.count(",") * ",1" + "\n4,1,1")
+    CodecTrainer(cfg(), resume=True).train(progress=False)
+    assert [int(r["step"]) for r in read_csv(log)] == [1, 2, 3, 4, 5]

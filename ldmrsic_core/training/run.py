@@ -67,6 +67,8 @@ class TrainingRun:
     def check_fresh_or_resume(self, resume: bool) -> None:
         if resume:
             self.load(self.out / "last.pt")
+            if self.rank == 0:
+                self.trim_logs()
         elif (self.out / "last.pt").exists():
             raise InputError(f"{self.out} already holds a run; pass --resume to continue it or choose another --out")
 
@@ -202,11 +204,38 @@ class TrainingRun:
                 writer.writeheader()
             writer.writerow(row)
 
+    def trim_logs(self) -> None:
+        """Drop the rows of steps the checkpoint has not kept (a run killed between checkpoints logged
+        steps it will train again; an interrupted validation may have logged part of its step), so a
+        resumed run logs every step once."""
+        _keep_rows_up_to(self.out / "train.csv", self.step)
+        _keep_rows_up_to(self.out / "val.csv", self.step - 1 if self.validation_due else self.step)
+
     def finish(self) -> None:
         if self.board is not None:
             self.board.flush()
         if self.world > 1:
             dist.barrier()
+
+
+def _keep_rows_up_to(path: Path, last_step: int) -> None:
+    """Rewrite a log CSV (``step`` first) without the rows after ``last_step`` or a torn last line."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    if len(lines) < 2:
+        return
+    header, rows = lines[0], lines[1:]
+
+    def kept(line: str) -> bool:
+        step = line.split(",", 1)[0]
+        return line.endswith("\n") and step.isdigit() and int(step) <= last_step
+
+    keep = [line for line in rows if kept(line)]
+    if len(keep) < len(rows):
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text(header + "".join(keep))
+        os.replace(tmp, path)
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
