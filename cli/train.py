@@ -59,10 +59,13 @@ from ldmrsic_cli.options import echo_err
 @click.option("--single-band", type=float, default=None, metavar="F",
               help="--stage codec: a fraction F of the crops is one of their bands repeated three times, as "
                    "ldmrsic-geo codes a single-band raster (panchromatic, one spectral band) [default: 0].")
+@click.option("--loss", type=click.Choice(["l1", "psnr"]), default=None,
+              help="Enhancement stages: the output's loss, l1 (the paper's) or psnr (the mean per-crop PSNR, which "
+                   "weighs every preset's crops alike) [default: l1].")
 @click.pass_context
 def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, out, config_name, steps, batch,
           crop, lr, warmup, val, val_every, val_limit, ckpt_every, device, threads, no_bf16, resume, seed, qualities,
-          top_weight, single_band):
+          top_weight, single_band, loss):
     """Train a model (run under torchrun for several GPUs or machines)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -73,6 +76,8 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
                   threads=threads)
     given = {k: v for k, v in dict(crop=crop, lr=lr, warmup=warmup, val_limit=val_limit).items() if v is not None}
     if stage == "codec":
+        if loss is not None:
+            raise click.UsageError("--loss is for the enhancement stages (the codec trains on rate + distortion)")
         from ldmrsic_core.training.codec_trainer import CodecTrainer, TrainConfig
         from ldmrsic_core.zoo.configs import codec_config as check_config
 
@@ -93,6 +98,8 @@ def train(ctx, tiles, stage, source, codec_model, init_run, cache, tiles_limit, 
         check_enhancer(config_name)
         if qualities is not None:
             given["qualities"] = tuple(qualities)
+        if loss is not None:
+            given["loss"] = loss
         cfg = EnhanceConfig(stage=stage, source=source, codec=codec_model, init=str(init_run) if init_run else None,
                             cache=str(cache) if cache else "", tiles_limit=tiles_limit, config=config_name,
                             **common, **given)

@@ -10,6 +10,7 @@
 # validates at those presets only: the enhancer of a codec for the top rates (models.json top_defaults).
 # TILES=DIR trains on another folder of images (default UC Merced train/; the codec's mix-1 from
 # scripts/campaign_data.sh adds RSSCN7, Dubai and the 30 m scenes; TILES_LIMIT samples it evenly).
+# LOSS=psnr trains the output on the mean per-crop PSNR instead of the paper's L1 (train --loss).
 # CONFIG=men-small-r1 trains a deeper configuration; an LDM_INIT of men-small starts it with its new
 # blocks as identities (ldmrsic_core/training/deepen.py).
 # Stage I's run is $RUN-prior, Stage II's $RUN-ldm; export the Stage II run with
@@ -37,4 +38,4 @@ exec nice -n 19 ldmrsic-geo --quiet train --stage "$STAGE" --source ldmrsic --co
     --config "${CONFIG:-men-small}" --tiles "${TILES:-../shared/data/ucmerced/train}" --tiles-limit "${TILES_LIMIT:-490}" \
     --val ../shared/data/ucmerced/val --val-limit "${VAL_LIMIT:-42}" --batch 8 --crop 128 --lr 1e-4 --warmup 100 \
     --steps "$STEPS" --val-every "${VAL_EVERY:-500}" --threads "$THREADS" --cache "$RUNS/pairs-cache-$RUN" --out "$RUNS/$RUN-$STAGE" \
-    ${QUALITIES:+--qualities $QUALITIES}
+    ${QUALITIES:+--qualities $QUALITIES} ${LOSS:+--loss $LOSS}

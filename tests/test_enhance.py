@@ -357,3 +357,38 @@ def test_an_enhancer_for_a_top_rate_codec_trains_at_its_presets_only(tiny_weight
     with pytest.raises(InputError, match="enhancers of our codec only"):
         EnhanceTrainer(EnhanceConfig(out=str(tmp_path / "bad"), stage="prior", qualities=(4.0, 5.0),
                                      **{**common, "source": "jpeg2000", "codec": None}), progress=False)
+
+
+def test_the_psnr_loss_weighs_every_crop_by_its_relative_error():
+    """``--loss psnr``: a crop with a tenth of another's error gets ten times its gradient per unit of error
+    (L1 gives both the same), so a fine preset's crops count as much as a coarse one's in a mixed batch."""
+    from ldmrsic_core.training.enhance_trainer import output_loss
+
+    x = torch.zeros(2, 3, 8, 8)
+    noise = torch.randn(1, 3, 8, 8).expand(2, -1, -1, -1)
+    out = (noise * torch.tensor([0.1, 0.01]).view(2, 1, 1, 1)).requires_grad_()
+    output_loss(out, x, "psnr").backward()
+    coarse, fine = out.grad[0].norm(), out.grad[1].norm()
+    assert torch.isclose(fine / coarse, torch.tensor(10.0), rtol=1e-4)
+    l1 = out.detach().requires_grad_()
+    output_loss(l1, x, "l1").backward()
+    assert torch.isclose(l1.grad[1].norm() / l1.grad[0].norm(), torch.tensor(1.0))
+
+
+def test_an_enhancer_trains_with_the_psnr_loss_and_the_codec_stage_refuses_it(tiny_weights, tmp_path, capsys):
+    from ldmrsic_cli.main import main
+
+    images = _training_images(tmp_path / "images")
+    run = ["--quiet", "train", "--stage", "prior", "--source", "ldmrsic", "--codec", str(tiny_weights),
+           "--config", "men-tiny", "--tiles", str(images), "--out", str(tmp_path / "r"), "--cache",
+           str(tmp_path / "cache"), "--batch", "2", "--crop", "64", "--steps", "2", "--device", "cpu", "--loss", "psnr"]
+    assert main(run) == 0
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["loss"] == "psnr"
+    rows = (tmp_path / "r" / "train.csv").read_text().splitlines()
+    assert len(rows) == 3 and float(rows[-1].split(",")[1]) < 0  # the loss: a scaled log of a small MSE
+    assert main(["--quiet", "train", "--tiles", str(images), "--out", str(tmp_path / "c"), "--loss", "psnr"]) == 2
+    assert "--loss is for the enhancement stages" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(InputError, match="not an enhancer loss"):
+        EnhanceTrainer(EnhanceConfig(tiles=str(images), out=str(tmp_path / "bad"), source="jpeg2000",
+                                     config="men-tiny", loss="mse"), progress=False)

@@ -37,6 +37,7 @@ from ldmrsic_core.training.run import TrainingRun, read_checkpoint
 from ldmrsic_core.zoo.configs import enhancer_config
 
 STAGES = ("prior", "ldm")
+OUTPUT_LOSSES = ("l1", "psnr")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class EnhanceConfig:
     bf16: bool = True
     threads: int = 0
     qualities: tuple[float, float] | None = None  # --source ldmrsic: train on the presets in LO–HI only
+    loss: str = "l1"  # the output's loss: l1 (the paper's) or psnr (mean per-crop PSNR, the validation's measure)
 
 
 def _levels(cfg: EnhanceConfig) -> tuple[float, ...] | None:
@@ -80,25 +82,36 @@ def _levels(cfg: EnhanceConfig) -> tuple[float, ...] | None:
     return levels
 
 
+def output_loss(out: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
+    """The enhanced output's loss. ``psnr``: the mean over crops of log(MSE), whose gradient weighs every
+    crop's relative error alike (L1 lets the coarse presets' large errors dominate a mixed batch), scaled by
+    half the batch's RMS error so that its gradients are about L1's size next to the prior's L1 term."""
+    if kind == "l1":
+        return F.l1_loss(out, x)
+    mse = (out.float() - x.float()).pow(2).flatten(1).mean(1) + 1e-10
+    return 0.5 * mse.detach().sqrt().mean() * mse.log().mean()
+
+
 class _StageLoss(nn.Module):
     """The stage's loss as a module, so DDP can wrap it."""
 
-    def __init__(self, net: Enhancer, stage: str):
+    def __init__(self, net: Enhancer, stage: str, output: str = "l1"):
         super().__init__()
-        self.net, self.stage = net, stage
+        self.net, self.stage, self.output = net, stage, output
 
     def forward(self, x: torch.Tensor, decoded: torch.Tensor, noise: torch.Tensor | None,
                 level: torch.Tensor | None) -> dict[str, torch.Tensor]:
         net = self.net
         if self.stage == "prior":
-            l1 = F.l1_loss(net.men(decoded, net.teacher_prior(decoded, x, level), level), x)
-            return {"loss": l1, "l1": l1.detach()}
+            out = net.men(decoded, net.teacher_prior(decoded, x, level), level)
+            return {"loss": output_loss(out, x, self.output), "l1": F.l1_loss(out, x).detach()}
         with torch.no_grad():
             target = net.teacher_prior(decoded, x, level)
         prior = net.student_prior(decoded, net.diffusion.noised(target, noise), level)
         out = net.men(decoded, prior, level)
-        l1, prior_l1 = F.l1_loss(out, x), F.l1_loss(prior, target)
-        return {"loss": l1 + prior_l1, "l1": l1.detach(), "prior_l1": prior_l1.detach()}
+        prior_l1 = F.l1_loss(prior, target)
+        return {"loss": output_loss(out, x, self.output) + prior_l1, "l1": F.l1_loss(out, x).detach(),
+                "prior_l1": prior_l1.detach()}
 
 
 class EnhanceTrainer(TrainingRun):
@@ -106,6 +119,8 @@ class EnhanceTrainer(TrainingRun):
         self.stage = cfg.stage
         if cfg.stage not in STAGES:
             raise InputError(f"--stage {cfg.stage} is not an enhancement stage ({', '.join(STAGES)})")
+        if cfg.loss not in OUTPUT_LOSSES:
+            raise InputError(f"--loss {cfg.loss} is not an enhancer loss ({', '.join(OUTPUT_LOSSES)})")
         super().__init__(cfg)
         if cfg.crop % STRIDE or cfg.crop < STRIDE:
             raise InputError(f"--crop {cfg.crop} is invalid: use a multiple of {STRIDE}")
@@ -136,7 +151,7 @@ class EnhanceTrainer(TrainingRun):
             self.val = PairSet(Path(cfg.val), source, cache, limit=cfg.val_limit, progress=progress)
         self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
         self.opt = torch.optim.Adam(self._trainable(), lr=cfg.lr)
-        self.loss: nn.Module = _StageLoss(self.net, cfg.stage)
+        self.loss: nn.Module = _StageLoss(self.net, cfg.stage, cfg.loss)
         if self.world > 1:
             self.loss = nn.parallel.DistributedDataParallel(self.loss, find_unused_parameters=True)
         self.check_fresh_or_resume(resume)
