@@ -37,7 +37,8 @@ DEFAULTS_SO_FAR = ("elic-small-ucm-1", "elic-small-mix-3", "elic-small-mix-4", "
 # Every codec that has been the default for the top rates (models.json top_defaults), in order; the last is today's.
 TOP_DEFAULTS_SO_FAR = ("elic-small-hi-1", "elic-small-hi-2", "elic-small-hi-3", "elic-small-hi-4", "elic-small-hi-5",
                        "elic-small-hi-7", "elic-small-hi-8", "elic-small-hi-9", "elic-small-hi-10",
-                       "elic-small-hi-11", "elic-small-hi-12", "elic-small-hi-13", "elic-small-hi-15")
+                       "elic-small-hi-11", "elic-small-hi-12", "elic-small-hi-13", "elic-small-hi-15",
+                       "elic-small-hi-17")
 
 
 def test_every_earlier_default_has_a_golden_file():
