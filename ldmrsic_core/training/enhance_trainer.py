@@ -83,9 +83,9 @@ def _levels(cfg: EnhanceConfig) -> tuple[float, ...] | None:
 
 
 def output_loss(out: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
-    """The enhanced output's loss. ``psnr``: the mean over crops of log(MSE), whose gradient weighs every
-    crop's relative error alike (L1 lets the coarse presets' large errors dominate a mixed batch), scaled by
-    half the batch's RMS error so that its gradients are about L1's size next to the prior's L1 term."""
+    """The enhanced output's loss. ``psnr``: the mean over crops of log(MSE), as the mean PSNR counts it: each
+    crop's error weighs relative to its own level (L1 gives every pixel the same pull whatever its preset),
+    scaled by half the batch's RMS error so that its gradients are about L1's size next to the prior's L1."""
     if kind == "l1":
         return F.l1_loss(out, x)
     mse = (out.float() - x.float()).pow(2).flatten(1).mean(1) + 1e-10
