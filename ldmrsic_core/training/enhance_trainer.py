@@ -82,12 +82,10 @@ def _levels(cfg: EnhanceConfig) -> tuple[float, ...] | None:
     return levels
 
 
-def output_loss(out: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
-    """The enhanced output's loss. ``psnr``: the mean over crops of log(MSE), as the mean PSNR counts it: each
-    crop's error weighs relative to its own level (L1 gives every pixel the same pull whatever its preset),
-    scaled by half the batch's RMS error so that its gradients are about L1's size next to the prior's L1."""
-    if kind == "l1":
-        return F.l1_loss(out, x)
+def psnr_loss(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``--loss psnr``: the mean over crops of log(MSE), as the mean PSNR counts it: each crop's error weighs
+    relative to its own level (L1 gives every pixel the same pull whatever its preset), scaled by half the
+    batch's RMS error so that its gradients are about L1's size next to the prior's L1."""
     mse = (out.float() - x.float()).pow(2).flatten(1).mean(1) + 1e-10
     return 0.5 * mse.detach().sqrt().mean() * mse.log().mean()
 
@@ -95,23 +93,27 @@ def output_loss(out: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
 class _StageLoss(nn.Module):
     """The stage's loss as a module, so DDP can wrap it."""
 
-    def __init__(self, net: Enhancer, stage: str, output: str = "l1"):
+    def __init__(self, net: Enhancer, stage: str, output: str):
         super().__init__()
         self.net, self.stage, self.output = net, stage, output
+
+    def output_terms(self, out: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output's loss to train on, and its L1 to log (the same tensor under ``--loss l1``)."""
+        l1 = F.l1_loss(out, x)
+        return (l1 if self.output == "l1" else psnr_loss(out, x)), l1.detach()
 
     def forward(self, x: torch.Tensor, decoded: torch.Tensor, noise: torch.Tensor | None,
                 level: torch.Tensor | None) -> dict[str, torch.Tensor]:
         net = self.net
         if self.stage == "prior":
-            out = net.men(decoded, net.teacher_prior(decoded, x, level), level)
-            return {"loss": output_loss(out, x, self.output), "l1": F.l1_loss(out, x).detach()}
+            loss, l1 = self.output_terms(net.men(decoded, net.teacher_prior(decoded, x, level), level), x)
+            return {"loss": loss, "l1": l1}
         with torch.no_grad():
             target = net.teacher_prior(decoded, x, level)
         prior = net.student_prior(decoded, net.diffusion.noised(target, noise), level)
-        out = net.men(decoded, prior, level)
+        loss, l1 = self.output_terms(net.men(decoded, prior, level), x)
         prior_l1 = F.l1_loss(prior, target)
-        return {"loss": output_loss(out, x, self.output) + prior_l1, "l1": F.l1_loss(out, x).detach(),
-                "prior_l1": prior_l1.detach()}
+        return {"loss": loss + prior_l1, "l1": l1, "prior_l1": prior_l1.detach()}
 
 
 class EnhanceTrainer(TrainingRun):
