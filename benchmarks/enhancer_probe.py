@@ -14,7 +14,6 @@ over the decoded image per preset (outputs rounded to 8 bits, as a decoded GeoTI
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from ldmrsic_core.enhance.enhancer import Enhancer, level_tensor, pad_to_patch
+from ldmrsic_core.evaluation.psnr import psnr
 from ldmrsic_core.training.pairs import PairSet, make_source
 from ldmrsic_core.zoo.enhancers import load_enhancer
 
@@ -29,12 +29,9 @@ COLUMNS = ("student prior (decode path)", "teacher prior", "another image's prio
            "4 seeds averaged", "8 flips/rotations averaged")
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return 10 * math.log10(1 / max(torch.mean((a - b) ** 2).item(), 1e-12))
-
-
-def to_8_bits(x: torch.Tensor) -> torch.Tensor:
-    return (x.clamp(0, 1) * 255).round() / 255
+def psnr_8_bits(out: torch.Tensor, x: torch.Tensor) -> float:
+    """PSNR of ``out`` rounded to 8 bits, as a decoded GeoTIFF holds it, against ``x``."""
+    return psnr(torch.mean(((out.clamp(0, 1) * 255).round() / 255 - x) ** 2).item())
 
 
 def dihedral_mean(enhance: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -98,8 +95,8 @@ def main() -> None:
             d = torch.from_numpy(versions[li])[None].float() / 255
             other = torch.from_numpy(pairs.decoded[(i + 1) % len(pairs)][li])[None].float() / 255
             outs = probe_image(net, d, x, other, i, source.level_value(li, pairs.bpp[i][li]))
-            base.append(psnr(d, x))
-            gains.append([psnr(to_8_bits(o), x) - base[-1] for o in outs])
+            base.append(psnr_8_bits(d, x))
+            gains.append([psnr_8_bits(o, x) - base[-1] for o in outs])
         mean = np.mean(gains, axis=0)
         print(f"| {quality:g} | {np.mean(base):.2f} | " + " | ".join(f"{g:+.3f}" for g in mean) + " |", flush=True)
 

@@ -12,13 +12,14 @@ the teacher prior of another image. Equal figures mean the prior carries nothing
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from enhancer_probe import psnr_8_bits  # the same 8-bit PSNR as the inference probe
 
 from ldmrsic_core.enhance.enhancer import Enhancer, level_tensor
+from ldmrsic_core.enhance.lrm import PATCH
 from ldmrsic_core.training.enhance_trainer import EnhanceConfig, EnhanceTrainer
 from ldmrsic_core.training.pairs import PairSet
 from ldmrsic_core.zoo.configs import ENHANCER_CONFIGS
@@ -41,14 +42,10 @@ def start_from(trainer: EnhanceTrainer, enhancer: str) -> None:
     trainer.ema.load_state_dict(trainer.net.state_dict())
 
 
-def psnr_8_bits(out: torch.Tensor, x: torch.Tensor) -> float:
-    mse = torch.mean(((out.clamp(0, 1) * 255).round() / 255 - x) ** 2).item()
-    return 10 * math.log10(1 / max(mse, 1e-12))
-
-
 @torch.no_grad()
-def own_and_other(net: Enhancer, pairs: PairSet) -> list[tuple[float, float, float, int]]:
-    """Per level: mean PSNR of the teacher, of the same MEN with another image's teacher prior, decoded."""
+def own_and_other(net: Enhancer, pairs: PairSet) -> list[tuple[float, float, float, float, int]]:
+    """Per level: the quality, the mean PSNR of the teacher, of the same MEN with another image's teacher
+    prior, and of the decoded image, and the number of images (those of a size the prior's grid fits)."""
     rows = []
     for li, quality in enumerate(pairs.source.levels):
         scores = []
@@ -56,7 +53,7 @@ def own_and_other(net: Enhancer, pairs: PairSet) -> list[tuple[float, float, flo
             j = (i + 1) % len(pairs)
             x, d = (torch.from_numpy(a)[None].float() / 255 for a in (pairs.originals[i], pairs.decoded[i][li]))
             xj, dj = (torch.from_numpy(a)[None].float() / 255 for a in (pairs.originals[j], pairs.decoded[j][li]))
-            if d.shape != dj.shape or d.shape[-1] % 64 or d.shape[-2] % 64:
+            if d.shape != dj.shape or d.shape[-1] % PATCH or d.shape[-2] % PATCH:
                 continue
             lv = level_tensor(pairs.source.level_value(li, pairs.bpp[i][li]), d)
             scores.append((psnr_8_bits(net.men(d, net.teacher_prior(d, x, lv), lv), x),
