@@ -39,7 +39,8 @@ DEFAULTS_SO_FAR = ("elic-small-ucm-1", "elic-small-mix-3", "elic-small-mix-4", "
 TOP_DEFAULTS_SO_FAR = ("elic-small-hi-1", "elic-small-hi-2", "elic-small-hi-3", "elic-small-hi-4", "elic-small-hi-5",
                        "elic-small-hi-7", "elic-small-hi-8", "elic-small-hi-9", "elic-small-hi-10",
                        "elic-small-hi-11", "elic-small-hi-12", "elic-small-hi-13", "elic-small-hi-15",
-                       "elic-small-hi-17", "elic-small-hi-18", "elic-small-hi-19")
+                       "elic-small-hi-17", "elic-small-hi-18", "elic-small-hi-19",
+                       "elic-small-hi-20")
 
 
 def test_every_earlier_default_has_a_golden_file():

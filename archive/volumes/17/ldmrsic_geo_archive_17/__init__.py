@@ -1,0 +1,1 @@
+"""Volume 17 of ldmrsic-geo's earlier models: their weights files are in ``weights/``."""
