@@ -41,7 +41,7 @@ TOP_DEFAULTS_SO_FAR = ("elic-small-hi-1", "elic-small-hi-2", "elic-small-hi-3", 
                        "elic-small-hi-7", "elic-small-hi-8", "elic-small-hi-9", "elic-small-hi-10",
                        "elic-small-hi-11", "elic-small-hi-12", "elic-small-hi-13", "elic-small-hi-15",
                        "elic-small-hi-17", "elic-small-hi-18", "elic-small-hi-19",
-                       "elic-small-hi-20")
+                       "elic-small-hi-20", "elic-small-hi-21")
 
 
 def test_every_earlier_default_has_a_golden_file():

@@ -88,6 +88,7 @@ PAST_DEFAULTS = {
     "rgb-elic-small-hi-17": _rgb_by("elic-small-hi-17", 4.5, "6.0"),
     "rgb-elic-small-hi-18": _rgb_by("elic-small-hi-18", 4.5, "6.0"),
     "rgb-elic-small-hi-19": _rgb_by("elic-small-hi-19", 4.5, "6.0"),
+    "rgb-elic-small-hi-20": _rgb_by("elic-small-hi-20", 4.5, "6.0"),
 }
 
 # Files of a layout an earlier format wrote differently: name: (fixture, format version, options).
