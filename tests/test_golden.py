@@ -35,7 +35,7 @@ DEFAULTS_SO_FAR = ("elic-small-ucm-1", "elic-small-mix-3", "elic-small-mix-4", "
                    "elic-small-mix-7", "elic-small-mix-8", "elic-small-mix-11", "elic-small-mix-13",
                    "elic-small-mix-14", "elic-small-mix-15", "elic-small-mix-16", "elic-small-mix-17",
                    "elic-small-mix-18", "elic-small-mix-19", "elic-small-mix-20",
-                   "elic-small-mix-21")
+                   "elic-small-mix-21", "elic-small-mix-22")
 # Every codec that has been the default for the top rates (models.json top_defaults), in order; the last is today's.
 TOP_DEFAULTS_SO_FAR = ("elic-small-hi-1", "elic-small-hi-2", "elic-small-hi-3", "elic-small-hi-4", "elic-small-hi-5",
                        "elic-small-hi-7", "elic-small-hi-8", "elic-small-hi-9", "elic-small-hi-10",

@@ -72,6 +72,7 @@ PAST_DEFAULTS = {
     "rgb-elic-small-mix-18": _rgb_by("elic-small-mix-18", 2.0, "6.0"),
     "rgb-elic-small-mix-19": _rgb_by("elic-small-mix-19", 2.0, "6.0"),
     "rgb-elic-small-mix-20": _rgb_by("elic-small-mix-20", 2.0, "6.0"),
+    "rgb-elic-small-mix-21": _rgb_by("elic-small-mix-21", 2.0, "6.0"),
     "rgb-elic-small-hi-1": _rgb_by("elic-small-hi-1", 4.5),
     "rgb-elic-small-hi-2": _rgb_by("elic-small-hi-2", 4.5),
     "rgb-elic-small-hi-3": _rgb_by("elic-small-hi-3", 4.5),
