@@ -1,16 +1,20 @@
 """Bjøntegaard deltas over the rows of several ``ldmrsic-geo eval`` folders on the same images: each
-codec's rows come from the first folder that has it, so a new model is run alone and compared with the
-classical codecs' sweeps of an earlier evaluation (they do not change between sessions).
+codec's row at each setting comes from the first folder that has it, so a new model is run alone (its
+presets in as many folders as it was run in) and compared with the classical codecs' sweeps of an earlier
+evaluation (they do not change between sessions). Then, for each of our points, its PSNR minus each other
+codec's at the same rate (their averaged curve, interpolated in log-rate; "–" outside its range).
 
-    python benchmarks/bd_combined.py EVAL-NEW EVAL-EARLIER [--codecs ldmrsic,ldmrsic-noenh]
+    python benchmarks/bd_combined.py EVAL-NEW-Q1-3 EVAL-NEW-Q4-5 EVAL-EARLIER [--codecs ldmrsic,ldmrsic-noenh]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 from pathlib import Path
 
+from ldmrsic_core.evaluation.bjontegaard import psnr_gain_at_equal_rate
 from ldmrsic_core.evaluation.report import bd_table
 
 
@@ -35,20 +39,34 @@ def main() -> None:
         if images is not None and these != images:
             raise SystemExit(f"{folder} evaluated other images than {a.folders[0]}: BD-rates would not compare")
         images = these
-        have = {r["codec"] for r in table}
-        table += [r for r in rows if r["codec"] not in have]
+        have = {(r["codec"], r["setting"]) for r in table}
+        table += [r for r in rows if (r["codec"], r["setting"]) not in have]
     ours = tuple(a.codecs.split(","))
     references = sorted({r["codec"] for r in table} - set(ours))
-    print(f"{len(images)} images; rows: " + ", ".join(f"{c} from {next(f.name for f in a.folders if c in _codecs(f))}"
+    print(f"{len(images)} images; rows: " + ", ".join(f"{c} from {' + '.join(_folders_with(a.folders, c))}"
                                                     for c in [*ours, *references]))
     print("| codec | reference | BD-rate % | BD-PSNR dB |")
     print("|---|---|---|---|")
     for row in bd_table(table, ours, references):
         print(f"| {row['codec']} | {row['reference']} | {row['bd_rate_percent']:+.1f} | {row['bd_psnr_db']:+.2f} |")
+    for codec in ours:
+        points = sorted((r for r in table if r["codec"] == codec), key=lambda r: r["bpp"])
+        if not points:
+            continue
+        print(f"\n{codec}, dB at equal rate against each other codec's curve")
+        print("| reference | " + " | ".join(f"{r['setting']}: {r['bpp']:.4f} / {r['psnr']:.2f}" for r in points) + " |")
+        print("|---" * (len(points) + 1) + "|")
+        for ref in references:
+            curve = sorted((r["bpp"], r["psnr"]) for r in table if r["codec"] == ref)
+            if len(curve) < 2:
+                continue
+            gains = [psnr_gain_at_equal_rate([b for b, _ in curve], [q for _, q in curve], r["bpp"], r["psnr"])
+                     for r in points]
+            print(f"| {ref} | " + " | ".join("–" if math.isnan(g) else f"{g:+.2f}" for g in gains) + " |")
 
 
-def _codecs(folder: Path) -> set[str]:
-    return {r["codec"] for r in read_rows(folder)[1]}
+def _folders_with(folders: list[Path], codec: str) -> list[str]:
+    return [f.name for f in folders if codec in {r["codec"] for r in read_rows(f)[1]}]
 
 
 if __name__ == "__main__":

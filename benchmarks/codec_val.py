@@ -16,12 +16,12 @@ Bjøntegaard deltas over them: how a codec line that serves some presets is comp
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate
+from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate, psnr_gain_at_equal_rate
 from ldmrsic_core.training.codec_trainer import init_weights
 from ldmrsic_core.training.run import read_checkpoint
 from ldmrsic_core.training.validation import ValidationSet, validate
@@ -84,10 +84,8 @@ def main() -> None:
 
 def at_equal_rate(reference: tuple[list[float], list[float]], rate: float, psnr: float) -> str:
     """PSNR minus the reference's at the same rate (log-rate interpolation; "–" outside its range)."""
-    rates, psnrs = reference
-    if not min(rates) <= rate <= max(rates):
-        return "–"
-    return f"{psnr - float(np.interp(np.log(rate), np.log(rates), psnrs)):+.2f}"
+    gain = psnr_gain_at_equal_rate(*reference, rate, psnr)
+    return "–" if math.isnan(gain) else f"{gain:+.2f}"
 
 
 if __name__ == "__main__":

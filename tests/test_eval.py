@@ -11,7 +11,7 @@ import rasterio
 
 from conftest import DATA
 from ldmrsic_cli.main import main
-from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate
+from ldmrsic_core.evaluation.bjontegaard import bd_psnr, bd_rate, psnr_gain_at_equal_rate
 from ldmrsic_core.evaluation.codecs import CLASSIC
 from ldmrsic_core.evaluation.runner import read_image, run_classic
 
@@ -37,6 +37,16 @@ def test_bd_without_overlap_is_nan_and_bad_curves_are_refused():
     assert math.isnan(bd_rate(RATES, PSNR, RATES, [p + 50 for p in PSNR]))
     with pytest.raises(ValueError):
         bd_rate([0.1], [20.0], RATES, PSNR)
+
+
+def test_psnr_gain_at_equal_rate_interpolates_in_log_rate_and_is_nan_outside_the_curve():
+    line = [20 + 10 * math.log10(r) for r in RATES]
+    middle = math.sqrt(RATES[0] * RATES[1])  # halfway between two points in log-rate
+    reversed_curve = (RATES[::-1], line[::-1])  # the reference's points in any order
+    assert psnr_gain_at_equal_rate(*reversed_curve, middle, 20 + 10 * math.log10(middle) + 0.5) == pytest.approx(0.5)
+    assert psnr_gain_at_equal_rate(RATES, line, RATES[2], line[2] - 1) == pytest.approx(-1.0)
+    assert math.isnan(psnr_gain_at_equal_rate(RATES, line, RATES[0] / 2, 30.0))
+    assert math.isnan(psnr_gain_at_equal_rate(RATES, line, RATES[-1] * 2, 30.0))
 
 
 @pytest.mark.parametrize("name", list(CLASSIC))

@@ -51,3 +51,13 @@ def bd_psnr(ref_rates: Sequence[float], ref_psnr: Sequence[float],
     if not lo < hi:
         return math.nan
     return (_fit_integral(l2, p2, lo, hi) - _fit_integral(l1, p1, lo, hi)) / (hi - lo)
+
+
+def psnr_gain_at_equal_rate(ref_rates: Sequence[float], ref_psnr: Sequence[float], rate: float, psnr: float) -> float:
+    """PSNR of one point minus the reference curve's at the same rate, in dB: the reference is interpolated
+    linearly in log-rate between its points, so the rate must lie within its range (NaN outside)."""
+    r, q = _check(ref_rates, ref_psnr)
+    if not r.min() <= rate <= r.max():
+        return math.nan
+    order = np.argsort(r)
+    return psnr - float(np.interp(np.log(rate), np.log(r[order]), q[order]))
