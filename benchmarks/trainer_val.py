@@ -38,9 +38,9 @@ def main() -> None:
         points = [rows[step].get(q) for q in a.qualities]
         if None in points:
             continue
-        delta = bd_rate([b for b, _ in reference], [q for _, q in reference], [b for b, _ in points],
-                        [q for _, q in points])
-        print(f"| {step} | " + " | ".join(f"{b:.4f} / {q:.2f}" for b, q in points) + f" | {delta:+.2f}% |")
+        delta = bd_rate([bpp for bpp, _ in reference], [psnr for _, psnr in reference],
+                        [bpp for bpp, _ in points], [psnr for _, psnr in points])
+        print(f"| {step} | " + " | ".join(f"{bpp:.4f} / {psnr:.2f}" for bpp, psnr in points) + f" | {delta:+.2f}% |")
 
 
 if __name__ == "__main__":
