@@ -25,9 +25,11 @@ def main() -> None:
     if len(a.reference) != len(a.qualities) or len(a.qualities) < 2:
         p.error("--reference needs one BPP/PSNR point per quality, and at least two qualities")
     try:
-        reference = [tuple(float(v) for v in point.split("/")) for point in a.reference]
+        reference = [(float(bpp), float(psnr)) for bpp, psnr in (point.split("/") for point in a.reference)]
     except ValueError:
         p.error("--reference points are written BPP/PSNR, for example 0.0794/25.71")
+    if not (a.run / "val.csv").is_file():
+        p.error(f"{a.run} has no val.csv: not a run folder, or the run has not validated yet")
     rows: dict[int, dict[float, tuple[float, float]]] = defaultdict(dict)
     with open(a.run / "val.csv") as f:
         for r in csv.DictReader(f):
