@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from ldmrsic_core.evaluation.bjontegaard import psnr_gain_at_equal_rate
-from ldmrsic_core.evaluation.report import bd_table
+from ldmrsic_core.evaluation.report import bd_table, curve
 
 
 def read_rows(folder: Path) -> tuple[list[str], list[dict]]:
@@ -40,11 +40,13 @@ def main() -> None:
             raise SystemExit(f"{folder} evaluated other images than {a.folders[0]}: BD-rates would not compare")
         images = these
         have = {(r["codec"], r["setting"]) for r in table}
-        table += [r for r in rows if (r["codec"], r["setting"]) not in have]
+        table += [{**r, "folder": folder.name} for r in rows if (r["codec"], r["setting"]) not in have]
     ours = tuple(a.codecs.split(","))
     references = sorted({r["codec"] for r in table} - set(ours))
-    print(f"{len(images)} images; rows: " + ", ".join(f"{c} from {' + '.join(_folders_with(a.folders, c))}"
-                                                    for c in [*ours, *references]))
+    sources = {c: " + ".join(dict.fromkeys(r["folder"] for r in table if r["codec"] == c))
+               for c in [*ours, *references]}
+    print(f"{len(images)} images; rows: "
+          + ", ".join(f"{c} from {folders}" for c, folders in sources.items() if folders))
     print("| codec | reference | BD-rate % | BD-PSNR dB |")
     print("|---|---|---|---|")
     for row in bd_table(table, ours, references):
@@ -57,16 +59,11 @@ def main() -> None:
         print("| reference | " + " | ".join(f"{r['setting']}: {r['bpp']:.4f} / {r['psnr']:.2f}" for r in points) + " |")
         print("|---" * (len(points) + 1) + "|")
         for ref in references:
-            curve = sorted((r["bpp"], r["psnr"]) for r in table if r["codec"] == ref)
-            if len(curve) < 2:
+            rates, psnrs = curve(table, ref)
+            if len(rates) < 2:
                 continue
-            gains = [psnr_gain_at_equal_rate([b for b, _ in curve], [q for _, q in curve], r["bpp"], r["psnr"])
-                     for r in points]
+            gains = [psnr_gain_at_equal_rate(rates, psnrs, r["bpp"], r["psnr"]) for r in points]
             print(f"| {ref} | " + " | ".join("–" if math.isnan(g) else f"{g:+.2f}" for g in gains) + " |")
-
-
-def _folders_with(folders: list[Path], codec: str) -> list[str]:
-    return [f.name for f in folders if codec in {r["codec"] for r in read_rows(f)[1]}]
 
 
 if __name__ == "__main__":
