@@ -20,6 +20,8 @@ from ldmrsic_core.evaluation.report import bd_table, curve
 
 def read_rows(folder: Path) -> tuple[list[str], list[dict]]:
     """The images (per_image.csv, sorted) and the averaged rows (rd_table.csv) of one evaluation."""
+    if not (folder / "per_image.csv").is_file() or not (folder / "rd_table.csv").is_file():
+        raise SystemExit(f"{folder} has no per_image.csv and rd_table.csv: give folders written by ldmrsic-geo eval")
     with open(folder / "per_image.csv") as f:
         images = sorted({r["image"] for r in csv.DictReader(f)})
     with open(folder / "rd_table.csv") as f:
