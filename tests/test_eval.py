@@ -123,3 +123,38 @@ def test_eval_on_two_images_writes_csv_plots_and_report(tmp_path, tiny_weights, 
     # The report folder is not replaced without --overwrite.
     assert main(["--quiet", "eval", str(folder), "--out", str(out), "--codecs", "jpeg2000"]) == 1
     assert "exists" in capsys.readouterr().err
+
+
+def test_eval_jobs_caps_the_metric_threads_and_our_tile_jobs_and_restores_torch(tmp_path, tiny_weights, capsys,
+                                                                               monkeypatch):
+    import torch
+
+    import ldmrsic_core
+    from ldmrsic_core.evaluation import runner
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    ramp = np.add.outer(np.arange(200), np.arange(200)).astype(np.uint8)  # over 160 px: MS-SSIM runs in torch
+    with rasterio.open(folder / "ramp.png", "w", driver="PNG", width=200, height=200, count=3,
+                       dtype="uint8") as dst:
+        dst.write(np.stack([ramp, ramp.T, 255 - ramp]))
+    seen_threads, seen_jobs = set(), []
+    scores = runner.scores
+    monkeypatch.setattr(runner, "scores", lambda *a: (seen_threads.add(torch.get_num_threads()), scores(*a))[1])
+    for name in ("compress_raster", "decompress_raster"):
+        original = getattr(ldmrsic_core, name)
+        monkeypatch.setattr(ldmrsic_core, name, lambda *a, _f=original, **k: (seen_jobs.append(k["jobs"]),
+                                                                               _f(*a, **k))[1])
+    before = torch.get_num_threads()
+    target = 2 if before == 1 else 1
+    code = main(["--quiet", "eval", str(folder), "--out", str(tmp_path / "report"), "--codecs",
+                 "ldmrsic-noenh,jpeg2000", "--qualities", "1", "--model", str(tiny_weights), "--device", "cpu",
+                 "--jobs", str(target)])
+    assert code == 0, capsys.readouterr().err
+    assert seen_threads == {target} and seen_jobs == [target, target]
+    assert torch.get_num_threads() == before
+    with open(tmp_path / "report" / "per_image.csv") as f:
+        assert all(not math.isnan(float(r["ms_ssim"])) for r in csv.DictReader(f))
+    # Zero threads is refused in one line, before any work.
+    assert main(["--quiet", "eval", str(folder), "--out", str(tmp_path / "other"), "--jobs", "0"]) == 2
+    assert "--jobs" in capsys.readouterr().err and not (tmp_path / "other").exists()

@@ -109,20 +109,21 @@ def run_classic(name: str, image: Image, setting: float) -> tuple[int, np.ndarra
 
 
 def run_learned(image: Image, quality: float, model, device: str, modes: list[str],
-                tmp: Path, precision: str = defaults.PRECISION) -> dict[str, tuple[int, np.ndarray, float, float]]:
+                tmp: Path, precision: str = defaults.PRECISION,
+                jobs: int | None = None) -> dict[str, tuple[int, np.ndarray, float, float]]:
     from ldmrsic_core import compress_raster, decompress_raster
 
     packed = tmp / "x.ldmr"
     start = time.perf_counter()
     compress_raster(image.path, packed, quality=quality, model=model, device=device, overwrite=True,
-                    precision=precision)
+                    precision=precision, jobs=jobs)
     encode = time.perf_counter() - start
     out = {}
     for mode in modes:
         restored = tmp / f"{mode}.tif"
         start = time.perf_counter()
         decompress_raster(packed, restored, model=model, device=device, enhance=mode == "ldmrsic", overwrite=True,
-                          precision=precision)
+                          precision=precision, jobs=jobs)
         decode = time.perf_counter() - start
         with rasterio.open(restored) as src:
             values = src.read()
@@ -134,8 +135,13 @@ def run_learned(image: Image, quality: float, model, device: str, modes: list[st
 def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_CODECS,
              qualities: tuple[float, ...] = defaults.EVAL_QUALITIES, anchor: str | None = None, model=None,
              device: str = "auto", limit: int = 0, overwrite: bool = False,
-             progress: Callable[[int, int], None] | None = None, precision: str = defaults.PRECISION) -> Path:
-    """Run the evaluation and write its files into ``out`` (made atomically: a temporary folder renamed)."""
+             progress: Callable[[int, int], None] | None = None, precision: str = defaults.PRECISION,
+             jobs: int | None = None) -> Path:
+    """Run the evaluation and write its files into ``out`` (made atomically: a temporary folder renamed).
+    ``jobs`` caps the CPU threads it uses: our codec's tile jobs (one thread each) and the metrics' torch
+    threads (restored after); None: one per core. Beside a training run, 1 keeps both going."""
+    if jobs is not None and jobs < 1:
+        raise InputError(f"--jobs {jobs}: give 1 or more CPU threads")
     unknown = [c for c in codecs if c not in ALL_CODECS]
     if unknown:
         raise InputError(f"unknown codec {', '.join(unknown)}; choose from {', '.join(ALL_CODECS)}")
@@ -148,13 +154,16 @@ def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_COD
     check_folder_writable(out.parent)
     files = find_rasters(inputs, suffixes=IMAGE_SUFFIXES, limit=limit,
                          none_found=f"no images found ({', '.join(IMAGE_SUFFIXES)} or GeoTIFF)")
-    jobs = [(f, c, s) for f in files for c in codecs if c in CLASSIC for s in CLASSIC[c].settings]
+    classic_runs = [(f, c, s) for f in files for c in codecs if c in CLASSIC for s in CLASSIC[c].settings]
     learned = [c for c in codecs if c in LEARNED]
-    total = len(jobs) + len(files) * len(qualities) * (1 if learned else 0)
+    total = len(classic_runs) + len(files) * len(qualities) * (1 if learned else 0)
     rows: list[dict] = []
     keep: dict[tuple[str, float], tuple[float, np.ndarray]] = {}  # first image's decodings, for the crops
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     done = 0
+    threads = torch.get_num_threads()
+    if jobs is not None:
+        torch.set_num_threads(jobs)
     try:
         for index, path in enumerate(files):
             image = read_image(path)
@@ -168,7 +177,8 @@ def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_COD
                             progress(done, total)
             if learned:
                 for q in qualities:
-                    for mode, result in run_learned(image, q, model, device, learned, work, precision).items():
+                    for mode, result in run_learned(image, q, model, device, learned, work, precision,
+                                                    jobs).items():
                         results.append((mode, q, result))
                     done += 1
                     if progress:
@@ -193,6 +203,7 @@ def evaluate(inputs: list[Path], out: Path, *, codecs: tuple[str, ...] = ALL_COD
             shutil.rmtree(out)
         os.replace(work, out)
     finally:
+        torch.set_num_threads(threads)
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return out
