@@ -4,7 +4,9 @@ decoding to the pixels recorded for them, and the current encoder must keep writ
 
 Bit-identity of pixels is promised on the CPUs they were recorded on (``pixels_sha256_on``: torch
 build, vector unit and CPU model, as the float synthesis and enhancement round there; the first
-record, ``pixels_sha256``, did not name its CPU); elsewhere pixels must match within float rounding, and
+record, ``pixels_sha256``, did not name its CPU). The key does not pin the rounding down entirely: two
+machines of one key (AMD family 25 model 17, 2026-12-02 and 2026-12-07) decoded 5 files one step apart in
+1–15 values, so a key may list each decode seen on it. Elsewhere pixels must match within float rounding, and
 the exact entropy decoding is checked on every machine by each tile's latent CRC. To record a
 change to the current encoder on purpose: ``LDMRSIC_REGENERATE_EXPECTED=1 pytest tests/test_golden.py``.
 """
@@ -64,8 +66,8 @@ def test_golden_file_decodes_to_its_recorded_pixels(name):
         assert "{}.{}".format(*reader.version) == entry["format"]
     pixels = decode_golden(path)  # raises on any latent CRC mismatch (formats 2 and later)
     exact = entry.get("pixels_sha256_on", {}).get(cpu_key())
-    if exact is not None:  # a CPU the pixels were recorded on: bit-identical
-        assert file_sha256(None, pixels) == exact
+    if exact is not None:  # a CPU the pixels were recorded on: bit-identical to one decode recorded there
+        assert file_sha256(None, pixels) in ([exact] if isinstance(exact, str) else exact)
     else:  # another CPU rounds the float transforms differently: a few values by one step
         reference = load_pixels(path.with_suffix(".npz")).astype(np.int64)
         difference = np.abs(pixels.astype(np.int64) - reference)
