@@ -4,9 +4,10 @@ decoding to the pixels recorded for them, and the current encoder must keep writ
 
 Bit-identity of pixels is promised on the CPUs they were recorded on (``pixels_sha256_on``: torch
 build, vector unit and CPU model, as the float synthesis and enhancement round there; the first
-record, ``pixels_sha256``, did not name its CPU). The key does not pin the rounding down entirely: two
-machines of one key (AMD family 25 model 17, 2026-12-02 and 2026-12-07) decoded 5 files one step apart in
-1–15 values, so a key may list each decode seen on it. Elsewhere pixels must match within float rounding, and
+record, ``pixels_sha256``, did not name its CPU). The key does not pin the rounding down entirely: on one
+key (AMD family 25 model 17) the decodes of 5 files recorded on 2026-12-02 and seen on 2026-12-07 (another
+machine, later code) are one step apart in 1–15 values, so a key may list each decode seen on it. Elsewhere
+pixels must match within float rounding, and
 the exact entropy decoding is checked on every machine by each tile's latent CRC. To record a
 change to the current encoder on purpose: ``LDMRSIC_REGENERATE_EXPECTED=1 pytest tests/test_golden.py``.
 """
